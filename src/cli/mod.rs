@@ -1,0 +1,80 @@
+//! Every command and flag, defined in one place, and the dispatch to each command's file.
+
+mod check;
+mod land;
+pub mod output;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{ConfigError, DEFAULT_PIPELINE, Pipeline};
+use crate::telemetry::{LogFormat, init_logging};
+
+/// Lands a Coconut tenant's engagement data as Parquet and computes outcome reports.
+#[derive(Debug, Parser)]
+#[command(name = "coconut-lake", version, about)]
+pub struct Cli {
+    /// Pipeline file.
+    #[arg(long, global = true, env = "COCONUT_PIPELINE", default_value = DEFAULT_PIPELINE)]
+    pub pipeline: PathBuf,
+    /// Store URL or folder, overriding the pipeline's `store.url`.
+    #[arg(long, global = true, env = "COCONUT_STORE")]
+    pub store: Option<String>,
+    /// Log line format (logs go to standard error; filter with RUST_LOG).
+    #[arg(
+        long,
+        global = true,
+        env = "COCONUT_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: LogFormat,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validates the pipeline file and prints what it would do.
+    Check,
+    /// Lands saved JSON:API documents or webhook events from files into the store.
+    Land(LandArgs),
+}
+
+/// Arguments of `land`.
+#[derive(Debug, clap::Args)]
+pub struct LandArgs {
+    /// Files or folders of `.json` documents and `.ndjson` event lines; `-` reads stdin.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Runs a parsed command line to completion.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    init_logging(cli.log_format);
+    let mut pipeline = Pipeline::load(&cli.pipeline)?;
+    if let Some(store) = &cli.store {
+        pipeline.store.url = store.clone();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    match cli.command {
+        Command::Check => runtime.block_on(check::run(&cli.pipeline, &pipeline)),
+        Command::Land(args) => runtime.block_on(land::run(&pipeline, &args)),
+    }
+}
+
+/// The process exit code for an error: 2 for a bad pipeline or input, 1 otherwise.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    let usage = error.chain().any(|cause| {
+        cause.downcast_ref::<ConfigError>().is_some()
+            || cause.downcast_ref::<land::InputError>().is_some()
+    });
+    if usage { 2 } else { 1 }
+}

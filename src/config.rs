@@ -1,0 +1,573 @@
+//! The pipeline file: where data goes, how the source is reached, and the report
+//! parameters. Parsing is strict: an unknown key is an error naming its line and column.
+//!
+//! Secrets never live in the file, only the names of the environment variables or files
+//! that hold them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::land::LandingLimits;
+use crate::model::ConvertOptions;
+use crate::model::spec::spec;
+use crate::model::time::parse_zone;
+use crate::source::Entity;
+
+/// The default pipeline file, relative to the working directory.
+pub const DEFAULT_PIPELINE: &str = "pipelines/coconut.toml";
+
+/// A pipeline file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("failed to read pipeline {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the pipeline's shape.
+    #[error("invalid pipeline {path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the fault.
+        line: usize,
+        /// 1-based column of the fault.
+        column: usize,
+        /// What is wrong, as the parser says.
+        message: String,
+    },
+    /// A value parses but makes no sense.
+    #[error("invalid pipeline {path}: {key}: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The dotted key at fault, such as `source.page_size`.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A whole pipeline file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Where landed data, checkpoints and exports live.
+    pub store: StoreConfig,
+    /// How the Coconut admin API is reached and read.
+    pub source: SourceConfig,
+    /// How webhooks are authenticated and accepted.
+    #[serde(default)]
+    pub receiver: ReceiverConfig,
+    /// How landed rows are batched into files.
+    #[serde(default)]
+    pub landing: LandingConfig,
+    /// How often `serve` runs each job.
+    #[serde(default)]
+    pub schedules: Schedules,
+    /// The named parameters of outcome definitions.
+    #[serde(default)]
+    pub reports: ReportParameters,
+}
+
+/// The `[store]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// A folder path (relative to the working directory) or a URL: `file:///abs/dir`,
+    /// `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`, `memory://`.
+    pub url: String,
+}
+
+/// The `[source]` table: the Coconut admin API and the contract's changeable parts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Base URL of the admin API; resource paths are appended to it.
+    pub api_url: String,
+    /// Environment variable holding the API token.
+    #[serde(default = "defaults::token_env")]
+    pub token_env: String,
+    /// File holding the API token, read when the variable is unset.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Header that carries the token.
+    #[serde(default = "defaults::auth_header")]
+    pub auth_header: String,
+    /// Word before the token in that header; empty for the bare token.
+    #[serde(default = "defaults::auth_scheme")]
+    pub auth_scheme: String,
+    /// Records asked for per page.
+    #[serde(default = "defaults::page_size")]
+    pub page_size: u32,
+    /// Query parameter of the page number.
+    #[serde(default = "defaults::page_param")]
+    pub page_param: String,
+    /// Query parameter of the page size.
+    #[serde(default = "defaults::limit_param")]
+    pub limit_param: String,
+    /// Query parameter of the incremental watermark.
+    #[serde(default = "defaults::updated_since_param")]
+    pub updated_since_param: String,
+    /// The `sort` value that orders records by last change.
+    #[serde(default = "defaults::sort")]
+    pub sort: String,
+    /// Entities to backfill; all of them when left out.
+    #[serde(default = "defaults::resources")]
+    pub resources: Vec<String>,
+    /// Resource paths that differ from the defaults, by entity name.
+    #[serde(default)]
+    pub resource_paths: BTreeMap<String, String>,
+    /// How far before the checkpoint an incremental backfill starts again.
+    #[serde(default = "defaults::overlap")]
+    pub overlap: Span,
+    /// Resources pulled at the same time.
+    #[serde(default = "defaults::concurrency")]
+    pub concurrency: usize,
+    /// Zone for engagements whose record and location name none; unset leaves their
+    /// `business_date` empty until the location is known.
+    #[serde(default)]
+    pub default_timezone: Option<String>,
+    /// Attributes read under other names: entity, then column, then attribute.
+    #[serde(default)]
+    pub attribute_names: BTreeMap<String, BTreeMap<String, String>>,
+    /// Status words mapped to the standard vocabulary after normalising.
+    #[serde(default)]
+    pub status_aliases: BTreeMap<String, String>,
+}
+
+/// How webhook signatures are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureScheme {
+    /// `webhook-id`, `webhook-timestamp`, `webhook-signature` headers (Standard Webhooks).
+    #[default]
+    StandardWebhooks,
+    /// A hex HMAC-SHA256 of the body in one header.
+    HmacSha256,
+}
+
+/// The `[receiver]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReceiverConfig {
+    /// Which signature scheme senders use.
+    pub signature: SignatureScheme,
+    /// Environment variable holding the secrets, comma-separated for rotation.
+    pub secrets_env: String,
+    /// File holding the secrets, read when the variable is unset.
+    pub secrets_file: Option<PathBuf>,
+    /// Header of the plain HMAC scheme.
+    pub hmac_header: String,
+    /// Largest accepted difference between a signature timestamp and now.
+    pub tolerance: Span,
+    /// Largest accepted request body.
+    pub body_limit: ByteSize,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        ReceiverConfig {
+            signature: SignatureScheme::StandardWebhooks,
+            secrets_env: "COCONUT_WEBHOOK_SECRET".into(),
+            secrets_file: None,
+            hmac_header: "X-Coconut-Signature".into(),
+            tolerance: Span(Duration::from_secs(300)),
+            body_limit: ByteSize(1 << 20),
+        }
+    }
+}
+
+/// The `[landing]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LandingConfig {
+    /// A file is written once this many rows wait.
+    pub max_rows: usize,
+    /// A file is written once this much data waits.
+    pub max_bytes: ByteSize,
+    /// A file is written at most this long after its first row arrived.
+    pub linger: Span,
+    /// Data that may wait across all tables before new submissions are refused.
+    pub max_pending: ByteSize,
+    /// Files of one table written at the same time.
+    pub concurrent_flushes: usize,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+}
+
+impl Default for LandingConfig {
+    fn default() -> Self {
+        let limits = LandingLimits::default();
+        LandingConfig {
+            max_rows: limits.max_rows,
+            max_bytes: ByteSize(limits.max_bytes as u64),
+            linger: Span(limits.linger),
+            max_pending: ByteSize(limits.max_pending_bytes as u64),
+            concurrent_flushes: limits.concurrent_flushes,
+            row_group_rows: limits.row_group_rows,
+        }
+    }
+}
+
+/// The `[schedules]` table: intervals of the jobs `serve` runs; `"off"` disables one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Schedules {
+    /// Interval of the incremental backfill.
+    #[serde(deserialize_with = "optional_span")]
+    pub backfill: Option<Span>,
+    /// Interval of compaction of closed days.
+    #[serde(deserialize_with = "optional_span")]
+    pub compaction: Option<Span>,
+    /// Interval of the report run.
+    #[serde(deserialize_with = "optional_span")]
+    pub reports: Option<Span>,
+}
+
+impl Default for Schedules {
+    fn default() -> Self {
+        let minutes = |m: u64| Some(Span(Duration::from_secs(m * 60)));
+        Schedules {
+            backfill: minutes(15),
+            compaction: minutes(60),
+            reports: minutes(60),
+        }
+    }
+}
+
+/// The `[reports]` table: parameters of the outcome definitions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportParameters {
+    /// A walk-in served within this many minutes of check-in meets the wait target.
+    pub sla_wait_minutes: u32,
+    /// A cancellation this many hours or less before the start is late.
+    pub late_cancel_hours: u32,
+    /// Minutes after the start before a confirmed appointment with no arrival counts as a
+    /// no-show.
+    pub no_show_grace_minutes: u32,
+    /// Walk-in statuses that mean the client left without being served.
+    pub abandoned_statuses: Vec<String>,
+}
+
+impl Default for ReportParameters {
+    fn default() -> Self {
+        ReportParameters {
+            sla_wait_minutes: 15,
+            late_cancel_hours: 24,
+            no_show_grace_minutes: 15,
+            abandoned_statuses: vec!["cancelled".into(), "removed".into(), "no_show".into()],
+        }
+    }
+}
+
+impl Pipeline {
+    /// Reads and checks a pipeline file.
+    pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Pipeline::parse(&text, path)
+    }
+
+    /// Parses and checks pipeline text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Pipeline, ConfigError> {
+        let pipeline: Pipeline = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| line_column(text, s.start))
+                .unwrap_or((1, 1));
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        pipeline.validate(path)?;
+        Ok(pipeline)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            reason,
+        };
+        let source = &self.source;
+        url::Url::parse(&source.api_url).map_err(|e| invalid("source.api_url", e.to_string()))?;
+        if !(1..=10_000).contains(&source.page_size) {
+            return Err(invalid("source.page_size", "must be 1 to 10000".into()));
+        }
+        if source.concurrency == 0 {
+            return Err(invalid("source.concurrency", "must be at least 1".into()));
+        }
+        for name in &source.resources {
+            name.parse::<Entity>()
+                .map_err(|e| invalid("source.resources", e.to_string()))?;
+        }
+        for name in source.resource_paths.keys() {
+            let key = format!("source.resource_paths.{name}");
+            name.parse::<Entity>()
+                .map_err(|e| invalid(&key, e.to_string()))?;
+        }
+        if let Some(zone) = &source.default_timezone {
+            parse_zone(zone).map_err(|e| invalid("source.default_timezone", e))?;
+        }
+        for (name, renames) in &source.attribute_names {
+            let key = format!("source.attribute_names.{name}");
+            let entity = name
+                .parse::<Entity>()
+                .map_err(|e| invalid(&key, e.to_string()))?;
+            for column in renames.keys() {
+                if !spec(entity).columns.iter().any(|c| c.name == column) {
+                    let reason = format!("{entity} has no column {column}");
+                    return Err(invalid(&format!("{key}.{column}"), reason));
+                }
+            }
+        }
+        let landing = &self.landing;
+        if landing.max_rows == 0 || landing.row_group_rows == 0 {
+            let reason = "max_rows and row_group_rows must be at least 1".to_string();
+            return Err(invalid("landing", reason));
+        }
+        if landing.max_pending.0 < landing.max_bytes.0 {
+            let reason = "must be at least landing.max_bytes".to_string();
+            return Err(invalid("landing.max_pending", reason));
+        }
+        Ok(())
+    }
+
+    /// The entities to backfill, in the standard order.
+    pub fn resources(&self) -> Vec<Entity> {
+        let wanted: Vec<Entity> = self
+            .source
+            .resources
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .collect();
+        Entity::ALL
+            .into_iter()
+            .filter(|e| wanted.contains(e))
+            .collect()
+    }
+
+    /// The admin API path of an entity.
+    pub fn resource_path(&self, entity: Entity) -> String {
+        self.source
+            .resource_paths
+            .iter()
+            .find(|(name, _)| name.parse::<Entity>().ok() == Some(entity))
+            .map_or_else(|| entity.resource().to_string(), |(_, p)| p.clone())
+    }
+
+    /// The conversion options the source section implies.
+    pub fn convert_options(&self) -> ConvertOptions {
+        let mut attribute_names: HashMap<Entity, HashMap<String, String>> = HashMap::new();
+        for (name, renames) in &self.source.attribute_names {
+            if let Ok(entity) = name.parse::<Entity>() {
+                let renames = renames.iter().map(|(c, a)| (c.clone(), a.clone()));
+                attribute_names.entry(entity).or_default().extend(renames);
+            }
+        }
+        ConvertOptions {
+            default_zone: self
+                .source
+                .default_timezone
+                .as_deref()
+                .and_then(|z| parse_zone(z).ok()),
+            attribute_names,
+            status_aliases: self.source.status_aliases.clone().into_iter().collect(),
+        }
+    }
+
+    /// The landing writer limits the landing section implies.
+    pub fn landing_limits(&self) -> LandingLimits {
+        let l = &self.landing;
+        LandingLimits {
+            max_rows: l.max_rows,
+            max_bytes: l.max_bytes.0 as usize,
+            linger: l.linger.0,
+            max_pending_bytes: l.max_pending.0 as usize,
+            concurrent_flushes: l.concurrent_flushes.max(1),
+            row_group_rows: l.row_group_rows,
+        }
+    }
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// A duration written as a number and a unit: `250ms`, `30s`, `15m`, `2h`, `1d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl Span {
+    /// Parses `<number><unit>`.
+    pub fn parse(text: &str) -> Result<Span, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let number: u64 = number
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration such as 30s or 15m"))?;
+        let millis = match unit.trim() {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            other => {
+                return Err(format!(
+                    "unknown duration unit {other:?} (use ms, s, m, h, d)"
+                ));
+            }
+        };
+        Ok(Span(Duration::from_millis(number.saturating_mul(millis))))
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.as_millis();
+        let units = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1_000, "s"),
+        ];
+        match units.iter().find(|(size, _)| ms > 0 && ms.is_multiple_of(*size)) {
+            Some((size, unit)) => write!(f, "{}{unit}", ms / size),
+            None => write!(f, "{ms}ms"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
+        let text = String::deserialize(d)?;
+        Span::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+fn optional_span<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Span>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    Span::parse(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// A size in bytes, written as a whole number or with a unit: `512KiB`, `64MiB`, `1GiB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Parses a number with an optional binary unit.
+    pub fn parse(text: &str) -> Result<ByteSize, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let number: u64 = number
+            .parse()
+            .map_err(|_| format!("{text:?} is not a size such as 512KiB or 64MiB"))?;
+        let scale: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            other => {
+                return Err(format!(
+                    "unknown size unit {other:?} (use B, KiB, MiB, GiB)"
+                ));
+            }
+        };
+        Ok(ByteSize(number.saturating_mul(scale)))
+    }
+}
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let units = [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+        match units
+            .iter()
+            .find(|(size, _)| self.0 > 0 && self.0.is_multiple_of(*size))
+        {
+            Some((size, unit)) => write!(f, "{}{unit}", self.0 / size),
+            None => write!(f, "{}B", self.0),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ByteSize, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => ByteSize::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+mod defaults {
+    use super::Span;
+    use crate::source::Entity;
+    use std::time::Duration;
+
+    pub fn token_env() -> String {
+        "COCONUT_API_TOKEN".into()
+    }
+    pub fn auth_header() -> String {
+        "Authorization".into()
+    }
+    pub fn auth_scheme() -> String {
+        "Bearer".into()
+    }
+    pub fn page_size() -> u32 {
+        100
+    }
+    pub fn page_param() -> String {
+        "page".into()
+    }
+    pub fn limit_param() -> String {
+        "limit".into()
+    }
+    pub fn updated_since_param() -> String {
+        "filter[updated_since]".into()
+    }
+    pub fn sort() -> String {
+        "updated_at".into()
+    }
+    pub fn resources() -> Vec<String> {
+        Entity::ALL.iter().map(|e| e.name().to_string()).collect()
+    }
+    pub fn overlap() -> Span {
+        Span(Duration::from_secs(300))
+    }
+    pub fn concurrency() -> usize {
+        4
+    }
+}

@@ -1,0 +1,13 @@
+//! The landing layer: stores, file layout, Parquet encoding and the group-commit writer.
+//!
+//! It knows nothing of where records came from; receive and backfill hand it record
+//! batches of a [`crate::model::Table`].
+
+mod encode;
+pub mod layout;
+mod store;
+mod writer;
+
+pub use encode::{WriteError, write_parquet, writer_properties};
+pub use store::{Store, StoreError};
+pub use writer::{LandError, Landed, Lander, LandingLimits};

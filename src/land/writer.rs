@@ -1,0 +1,333 @@
+//! The landing writer: group commit of concurrent submissions into one file per table per
+//! flush.
+//!
+//! A submission resolves only when the file holding its rows is in the store, or with the
+//! error that kept it out. Pending data is bounded in bytes; past the bound a submission is
+//! refused at once with [`LandError::Overloaded`] instead of queueing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use chrono::{NaiveDate, Utc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::encode::{WriteError, write_parquet, writer_properties};
+use super::layout;
+use super::store::Store;
+use crate::model::Table;
+use crate::telemetry as names;
+
+/// Limits of the landing writer.
+#[derive(Debug, Clone)]
+pub struct LandingLimits {
+    /// A flush starts once this many rows are waiting.
+    pub max_rows: usize,
+    /// A flush starts once this many bytes (in memory) are waiting.
+    pub max_bytes: usize,
+    /// A flush starts this long after the first waiting submission at the latest.
+    pub linger: Duration,
+    /// Bytes that may wait or be in flight across all tables before submissions are refused.
+    pub max_pending_bytes: usize,
+    /// Files of one table written at the same time.
+    pub concurrent_flushes: usize,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+}
+
+impl Default for LandingLimits {
+    fn default() -> Self {
+        LandingLimits {
+            max_rows: 100_000,
+            max_bytes: 64 << 20,
+            linger: Duration::from_millis(10),
+            max_pending_bytes: 256 << 20,
+            concurrent_flushes: 2,
+            row_group_rows: 128 * 1024,
+        }
+    }
+}
+
+/// Why a submission was not landed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LandError {
+    /// Too much is waiting already; try again later.
+    #[error("landing queue is full: {requested} bytes asked, {limit} bytes may wait")]
+    Overloaded {
+        /// The submission's size in memory.
+        requested: usize,
+        /// The writer's bound.
+        limit: usize,
+    },
+    /// The writer has shut down.
+    #[error("landing writer is shut down")]
+    Closed,
+    /// The batch is not of the table's schema.
+    #[error("batch does not fit the {table} schema: {reason}")]
+    Schema {
+        /// The table.
+        table: Table,
+        /// What differs.
+        reason: String,
+    },
+    /// The file could not be written; nothing of it is in the store.
+    #[error("failed to write {path}: {source}")]
+    Write {
+        /// The object path that was being written.
+        path: String,
+        /// The cause, shared by every submission in the file.
+        source: Arc<WriteError>,
+    },
+}
+
+/// Where a submission's rows landed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Landed {
+    /// The object path of the file, relative to the store URL.
+    pub path: String,
+    /// Rows in that file, this submission's and others'.
+    pub file_rows: usize,
+}
+
+struct Submission {
+    batch: RecordBatch,
+    date: NaiveDate,
+    bytes: usize,
+    _permit: OwnedSemaphorePermit,
+    reply: oneshot::Sender<Result<Landed, LandError>>,
+}
+
+/// A handle to the landing writer; cheap to clone and share between tasks.
+#[derive(Clone)]
+pub struct Lander {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    limits: LandingLimits,
+    budget: Arc<Semaphore>,
+    queues: Mutex<Option<HashMap<Table, mpsc::UnboundedSender<Submission>>>>,
+    flushers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Memory is counted in KiB permits so that large budgets fit a semaphore.
+const PERMIT_BYTES: usize = 1024;
+
+fn permits(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(PERMIT_BYTES)).unwrap_or(u32::MAX)
+}
+
+impl Lander {
+    /// Starts one flusher task per table on the current Tokio runtime.
+    pub fn start(store: Store, limits: LandingLimits) -> Lander {
+        let budget = Arc::new(Semaphore::new(permits(limits.max_pending_bytes) as usize));
+        let mut queues = HashMap::new();
+        let mut flushers = Vec::new();
+        for table in Table::all() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            queues.insert(table, tx);
+            let flusher = Flusher {
+                table,
+                store: store.clone(),
+                limits: limits.clone(),
+            };
+            flushers.push(tokio::spawn(flusher.run(rx)));
+        }
+        tracing::info!(store = %store.url(), max_rows = limits.max_rows,
+            linger_ms = limits.linger.as_millis() as u64, "landing writer started");
+        Lander {
+            inner: Arc::new(Inner {
+                store,
+                limits,
+                budget,
+                queues: Mutex::new(Some(queues)),
+                flushers: Mutex::new(flushers),
+            }),
+        }
+    }
+
+    /// The store the writer lands in.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Lands a batch of `table` received on the UTC day `date`; resolves when its file is
+    /// in the store. Refuses at once when the writer is full.
+    pub async fn submit(
+        &self,
+        table: Table,
+        batch: RecordBatch,
+        date: NaiveDate,
+    ) -> Result<Landed, LandError> {
+        if batch.schema().fields() != table.schema().fields() {
+            let reason = format!("got columns {:?}", column_names(&batch));
+            return Err(LandError::Schema { table, reason });
+        }
+        if batch.num_rows() == 0 {
+            return Ok(Landed {
+                path: String::new(),
+                file_rows: 0,
+            });
+        }
+        let bytes = batch.get_array_memory_size();
+        let limit = self.inner.limits.max_pending_bytes;
+        let wanted = permits(bytes).min(permits(limit));
+        let permit = match self.inner.budget.clone().try_acquire_many_owned(wanted) {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(LandError::Closed),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                metrics::counter!(names::LAND_OVERLOADED, "table" => table.name()).increment(1);
+                return Err(LandError::Overloaded {
+                    requested: bytes,
+                    limit,
+                });
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        let submission = Submission {
+            batch,
+            date,
+            bytes,
+            _permit: permit,
+            reply,
+        };
+        {
+            let queues = self.inner.queues.lock().map_err(|_| LandError::Closed)?;
+            let queue = queues.as_ref().and_then(|q| q.get(&table));
+            let queue = queue.ok_or(LandError::Closed)?;
+            queue.send(submission).map_err(|_| LandError::Closed)?;
+        }
+        answer.await.map_err(|_| LandError::Closed)?
+    }
+
+    /// Stops taking submissions, lands everything already taken, and waits for it.
+    pub async fn shutdown(&self) {
+        let queues = self.inner.queues.lock().ok().and_then(|mut q| q.take());
+        drop(queues);
+        let flushers = self
+            .inner
+            .flushers
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default();
+        for flusher in flushers {
+            if let Err(e) = flusher.await {
+                tracing::error!(error = %e, "a landing flusher task failed");
+            }
+        }
+        self.inner.budget.close();
+        tracing::info!("landing writer stopped");
+    }
+}
+
+fn column_names(batch: &RecordBatch) -> Vec<String> {
+    let schema = batch.schema();
+    schema.fields().iter().map(|f| f.name().clone()).collect()
+}
+
+/// Gathers one table's submissions into flushes.
+struct Flusher {
+    table: Table,
+    store: Store,
+    limits: LandingLimits,
+}
+
+impl Flusher {
+    async fn run(self, mut queue: mpsc::UnboundedReceiver<Submission>) {
+        let slots = Arc::new(Semaphore::new(self.limits.concurrent_flushes.max(1)));
+        let this = Arc::new(self);
+        while let Some(first) = queue.recv().await {
+            // Take a write slot before gathering, so that whatever queues up while every
+            // slot is busy joins this flush.
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let group = this.gather(first, &mut queue).await;
+            let this = this.clone();
+            tokio::spawn(async move {
+                this.flush(group).await;
+                drop(slot);
+            });
+        }
+        // Wait for the flushes still writing.
+        let all = this.limits.concurrent_flushes.max(1) as u32;
+        let _ = slots.acquire_many(all).await;
+    }
+
+    async fn gather(
+        &self,
+        first: Submission,
+        queue: &mut mpsc::UnboundedReceiver<Submission>,
+    ) -> Vec<Submission> {
+        let deadline = Instant::now() + self.limits.linger;
+        let mut rows = first.batch.num_rows();
+        let mut bytes = first.bytes;
+        let mut group = vec![first];
+        while rows < self.limits.max_rows && bytes < self.limits.max_bytes {
+            let next = match queue.try_recv() {
+                Ok(next) => next,
+                Err(_) => match tokio::time::timeout_at(deadline, queue.recv()).await {
+                    Ok(Some(next)) => next,
+                    Ok(None) | Err(_) => break,
+                },
+            };
+            rows += next.batch.num_rows();
+            bytes += next.bytes;
+            group.push(next);
+        }
+        group
+    }
+
+    async fn flush(&self, group: Vec<Submission>) {
+        let mut by_date: BTreeMap<NaiveDate, Vec<Submission>> = BTreeMap::new();
+        for submission in group {
+            by_date.entry(submission.date).or_default().push(submission);
+        }
+        for (date, submissions) in by_date {
+            self.write_day(date, submissions).await;
+        }
+    }
+
+    async fn write_day(&self, date: NaiveDate, submissions: Vec<Submission>) {
+        let table = self.table.name();
+        let started = Instant::now();
+        let path = layout::new_file(self.table, date, Utc::now());
+        let batches: Vec<RecordBatch> = submissions.iter().map(|s| s.batch.clone()).collect();
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let properties = writer_properties(self.limits.row_group_rows);
+        let written = write_parquet(self.store.objects(), &path, &batches, properties).await;
+        drop(batches);
+
+        let outcome = match written {
+            Ok(bytes) => {
+                let seconds = started.elapsed().as_secs_f64();
+                metrics::counter!(names::LANDED_ROWS, "table" => table).increment(rows as u64);
+                metrics::counter!(names::LANDED_FILES, "table" => table).increment(1);
+                metrics::counter!(names::LANDED_BYTES, "table" => table).increment(bytes);
+                metrics::histogram!(names::FLUSH_ROWS, "table" => table).record(rows as f64);
+                metrics::histogram!(names::FLUSH_SECONDS, "table" => table).record(seconds);
+                tracing::debug!(table, %path, rows, bytes, seconds, "landed file");
+                Ok(Landed {
+                    path: path.to_string(),
+                    file_rows: rows,
+                })
+            }
+            Err(e) => {
+                metrics::counter!(names::LAND_WRITE_ERRORS, "table" => table).increment(1);
+                tracing::warn!(table, %path, rows, error = %e, "failed to land file");
+                Err(LandError::Write {
+                    path: path.to_string(),
+                    source: Arc::new(e),
+                })
+            }
+        };
+        for submission in submissions {
+            // A submitter that stopped waiting still had its rows written (or not) above.
+            let _ = submission.reply.send(outcome.clone());
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! coconut-lake lands a Coconut tenant's engagement data as Parquet in object storage and
+//! computes outcome reports over it.
+//!
+//! Data flows one way: [`source`] describes what Coconut sends, [`model`] turns it into Arrow
+//! rows, [`land`] writes those rows to the store, and [`report`] reads what was landed.
+
+pub mod cli;
+pub mod config;
+pub mod land;
+pub mod model;
+pub mod report;
+pub mod source;
+pub mod telemetry;

@@ -1,0 +1,369 @@
+//! Turning one JSON:API resource into one landing row, tolerant where the contract allows
+//! and exact about what was wrong where it does not.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::Value;
+
+use super::cell::Cell;
+use super::envelope::Envelope;
+use super::spec::{Column, EntitySpec, Kind, spec};
+use super::time;
+use crate::source::jsonapi_kind_of as kind_of;
+use crate::source::{Entity, Resource, parse_id};
+
+/// A record that cannot become a row, with the field and the reason.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("cannot convert {entity} {id}: field {field}: {reason}")]
+pub struct ConvertError {
+    /// The entity being converted.
+    pub entity: Entity,
+    /// The record id as sent.
+    pub id: String,
+    /// The column or attribute at fault.
+    pub field: String,
+    /// What is wrong with it (never the value of a personal field).
+    pub reason: String,
+}
+
+/// The parts of the contract a pipeline can change.
+#[derive(Debug, Clone, Default)]
+pub struct ConvertOptions {
+    /// The zone for engagements whose record and location give none.
+    pub default_zone: Option<Tz>,
+    /// Per entity, column name to the attribute it is read from, overriding the default.
+    pub attribute_names: HashMap<Entity, HashMap<String, String>>,
+    /// Status words to replace after normalising, such as `noshow` to `no_show`.
+    pub status_aliases: HashMap<String, String>,
+}
+
+/// Converts resources to rows; remembers location time zones it has seen.
+#[derive(Debug, Default)]
+pub struct Converter {
+    options: ConvertOptions,
+    location_zones: RwLock<HashMap<i64, Tz>>,
+}
+
+impl Converter {
+    /// A converter with the pipeline's options.
+    pub fn new(options: ConvertOptions) -> Converter {
+        Converter {
+            options,
+            location_zones: RwLock::default(),
+        }
+    }
+
+    /// Remembers the zone of a location, so later engagements there get a business day.
+    pub fn learn_location_zone(&self, location_id: i64, zone: Tz) {
+        if let Ok(mut zones) = self.location_zones.write() {
+            zones.insert(location_id, zone);
+        }
+    }
+
+    /// Remembers the zones of location resources sent alongside, as in `included[]`.
+    pub fn learn_included(&self, included: &[Resource]) {
+        for resource in included {
+            if Entity::from_type(&resource.kind) != Some(Entity::Locations) {
+                continue;
+            }
+            let id = parse_id(&Value::String(resource.id.clone()));
+            let zone = resource.attributes.get("timezone").and_then(Value::as_str);
+            if let (Ok(id), Some(Ok(zone))) = (id, zone.map(time::parse_zone)) {
+                self.learn_location_zone(id, zone);
+            }
+        }
+    }
+
+    fn location_zone(&self, location_id: i64) -> Option<Tz> {
+        self.location_zones.read().ok()?.get(&location_id).copied()
+    }
+
+    /// Converts one resource of `entity` into the cells of its landing row.
+    pub fn convert(
+        &self,
+        entity: Entity,
+        resource: &Resource,
+        envelope: &Envelope,
+    ) -> Result<Vec<Cell>, ConvertError> {
+        let spec = spec(entity);
+        let fail = |field: &str, reason: String| ConvertError {
+            entity,
+            id: resource.id.clone(),
+            field: field.to_string(),
+            reason,
+        };
+        let id = parse_id(&Value::String(resource.id.clone())).map_err(|r| fail("id", r))?;
+        let reader = Reader {
+            converter: self,
+            spec,
+            resource,
+        };
+        let zone = if spec.anchor.is_some() {
+            reader.zone().map_err(|r| fail("timezone", r))?
+        } else {
+            None
+        };
+
+        let mut cells = Vec::with_capacity(spec.columns.len());
+        for column in spec.columns {
+            let cell = reader
+                .read(column, zone)
+                .map_err(|r| fail(column.name, r))?;
+            cells.push(cell);
+        }
+        if entity == Entity::Locations {
+            self.remember_own_zone(id, spec, &cells);
+        }
+
+        let updated_at = micros_of(spec, &cells, "updated_at")
+            .or_else(|| envelope.occurred_at.map(|t| t.timestamp_micros()));
+        let mut row = envelope_cells(envelope, updated_at, Some(&resource.raw));
+        row.push(Cell::Int(id));
+        if let Some(anchor) = spec.anchor {
+            row.extend(local_cells(micros_of(spec, &cells, anchor), zone));
+        }
+        row.extend(cells);
+        Ok(row)
+    }
+
+    fn remember_own_zone(&self, id: i64, spec: &EntitySpec, cells: &[Cell]) {
+        let position = spec.columns.iter().position(|c| c.kind == Kind::Zone);
+        if let Some(Cell::Text(name)) = position.map(|i| &cells[i])
+            && let Ok(zone) = time::parse_zone(name)
+        {
+            self.learn_location_zone(id, zone);
+        }
+    }
+}
+
+/// The envelope cells that open every landing row.
+pub(super) fn envelope_cells(
+    envelope: &Envelope,
+    source_updated_at: Option<i64>,
+    raw: Option<&str>,
+) -> Vec<Cell> {
+    vec![
+        Cell::Text(envelope.event_id.clone()),
+        Cell::Text(envelope.source.as_str().to_string()),
+        Cell::Text(envelope.event_type.clone()),
+        Cell::Micros(envelope.received_at.timestamp_micros()),
+        Cell::Text(envelope.verified_by.clone()),
+        source_updated_at.map_or(Cell::Null, Cell::Micros),
+        Cell::Text(envelope.payload_sha256.clone()),
+        Cell::text(raw),
+    ]
+}
+
+fn micros_of(spec: &EntitySpec, cells: &[Cell], name: &str) -> Option<i64> {
+    let i = spec.columns.iter().position(|c| c.name == name)?;
+    match cells[i] {
+        Cell::Micros(v) => Some(v),
+        _ => None,
+    }
+}
+
+fn local_cells(anchor: Option<i64>, zone: Option<Tz>) -> [Cell; 3] {
+    let instant = anchor.and_then(DateTime::<Utc>::from_timestamp_micros);
+    match (instant, zone) {
+        (Some(instant), Some(zone)) => {
+            let local = time::to_local(instant, zone);
+            [
+                Cell::Date(time::date32(local.date())),
+                Cell::Text(zone.name().to_string()),
+                Cell::Micros(local.and_utc().timestamp_micros()),
+            ]
+        }
+        (None, Some(zone)) => [Cell::Null, Cell::Text(zone.name().to_string()), Cell::Null],
+        _ => [Cell::Null, Cell::Null, Cell::Null],
+    }
+}
+
+/// Reads the attributes of one resource for one spec.
+struct Reader<'a> {
+    converter: &'a Converter,
+    spec: &'a EntitySpec,
+    resource: &'a Resource,
+}
+
+impl Reader<'_> {
+    fn attr_name<'c>(&'c self, column: &'c Column) -> &'c str {
+        self.converter
+            .options
+            .attribute_names
+            .get(&self.spec.entity)
+            .and_then(|names| names.get(column.name))
+            .map_or(column.attr, String::as_str)
+    }
+
+    fn attr(&self, name: &str) -> Option<&Value> {
+        self.resource.attributes.get(name).filter(|v| !v.is_null())
+    }
+
+    /// The record's own zone, else its location's, else the pipeline default.
+    fn zone(&self) -> Result<Option<Tz>, String> {
+        if let Some(value) = self.attr("timezone") {
+            let name = value.as_str().ok_or("expected a zone name string")?;
+            if !name.trim().is_empty() {
+                return time::parse_zone(name).map(Some);
+            }
+        }
+        let location = self
+            .spec
+            .columns
+            .iter()
+            .find(|c| c.name == "location_id")
+            .and_then(|c| self.id_value(c));
+        let from_location = location
+            .and_then(|v| parse_id(v).ok())
+            .and_then(|id| self.converter.location_zone(id));
+        Ok(from_location.or(self.converter.options.default_zone))
+    }
+
+    fn id_value(&self, column: &Column) -> Option<&Value> {
+        let name = self.attr_name(column);
+        self.attr(name).or_else(|| {
+            let relationship = name.strip_suffix("_id").unwrap_or(name);
+            self.resource
+                .related_id(relationship)
+                .filter(|v| !v.is_null())
+        })
+    }
+
+    fn read(&self, column: &Column, zone: Option<Tz>) -> Result<Cell, String> {
+        if column.kind == Kind::Id {
+            return self
+                .id_value(column)
+                .map_or(Ok(Cell::Null), |v| parse_id(v).map(Cell::Int));
+        }
+        let name = self.attr_name(column);
+        if column.kind == Kind::IdList && self.attr(name).is_none() {
+            let related = self.resource.related_ids(name).unwrap_or_default();
+            return ids(related.into_iter());
+        }
+        if column.kind == Kind::Attendees && self.attr(name).is_none() {
+            let Some(related) = self.resource.related_ids("clients") else {
+                return Ok(Cell::Null);
+            };
+            let attendees = related
+                .into_iter()
+                .map(|id| parse_id(id).map(|id| Cell::Struct(vec![Cell::Int(id), Cell::Null])));
+            return attendees.collect::<Result<_, _>>().map(Cell::List);
+        }
+        let Some(value) = self.attr(name) else {
+            return Ok(Cell::Null);
+        };
+        match column.kind {
+            Kind::Id => parse_id(value).map(Cell::Int),
+            Kind::Int => int(value),
+            Kind::Text => text(value),
+            Kind::Status => Ok(self.status(value)?),
+            Kind::Zone => {
+                let name = value.as_str().ok_or("expected a zone name string")?;
+                time::parse_zone(name).map(|z| Cell::Text(z.name().to_string()))
+            }
+            Kind::Bool => boolean(value),
+            Kind::Timestamp => match value {
+                Value::String(s) if s.trim().is_empty() => Ok(Cell::Null),
+                Value::String(s) => {
+                    time::parse_timestamp(s, zone).map(|t| Cell::Micros(t.timestamp_micros()))
+                }
+                other => Err(format!(
+                    "expected a timestamp string, found {}",
+                    kind_of(other)
+                )),
+            },
+            Kind::IdList => match value {
+                Value::Array(items) => ids(items.iter().map(|v| v.get("id").unwrap_or(v))),
+                other => Err(format!("expected a list of ids, found {}", kind_of(other))),
+            },
+            Kind::Attendees => pairs(value, &["client_id", "id"], "status"),
+            Kind::Answers => pairs(value, &["question_id", "id"], "value"),
+        }
+    }
+
+    fn status(&self, value: &Value) -> Result<Cell, String> {
+        let Value::String(word) = value else {
+            return Err(format!("expected a status word, found {}", kind_of(value)));
+        };
+        let normal = word.trim().to_lowercase().replace([' ', '-'], "_");
+        let aliases = &self.converter.options.status_aliases;
+        Ok(Cell::Text(aliases.get(&normal).cloned().unwrap_or(normal)))
+    }
+}
+
+fn int(value: &Value) -> Result<Cell, String> {
+    match value {
+        Value::Number(_) | Value::String(_) => parse_id(value)
+            .map(Cell::Int)
+            .map_err(|_| "expected a whole number".to_string()),
+        other => Err(format!("expected a whole number, found {}", kind_of(other))),
+    }
+}
+
+fn text(value: &Value) -> Result<Cell, String> {
+    match value {
+        Value::String(s) => Ok(Cell::Text(s.clone())),
+        Value::Number(n) => Ok(Cell::Text(n.to_string())),
+        Value::Bool(b) => Ok(Cell::Text(b.to_string())),
+        other => Err(format!("expected text, found {}", kind_of(other))),
+    }
+}
+
+fn boolean(value: &Value) -> Result<Cell, String> {
+    let truth = match value {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            _ => None,
+        },
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    };
+    truth
+        .map(Cell::Bool)
+        .ok_or_else(|| format!("expected a boolean, found {}", kind_of(value)))
+}
+
+fn ids<'v>(values: impl Iterator<Item = &'v Value>) -> Result<Cell, String> {
+    values
+        .map(|v| parse_id(v).map(Cell::Int))
+        .collect::<Result<_, _>>()
+        .map(Cell::List)
+}
+
+/// Reads a list of `{<id key>, <value key>}` objects, such as attendees or answers.
+fn pairs(value: &Value, id_keys: &[&str], value_key: &str) -> Result<Cell, String> {
+    let Value::Array(items) = value else {
+        return Err(format!("expected a list, found {}", kind_of(value)));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(object) = item else {
+            return Err(format!(
+                "item {i}: expected an object, found {}",
+                kind_of(item)
+            ));
+        };
+        let id = id_keys
+            .iter()
+            .find_map(|k| object.get(*k).filter(|v| !v.is_null()))
+            .map(parse_id)
+            .transpose()
+            .map_err(|r| format!("item {i}: {r}"))?;
+        let second = match object.get(value_key) {
+            None | Some(Value::Null) => Cell::Null,
+            Some(Value::String(s)) => Cell::Text(s.clone()),
+            Some(other) => Cell::Text(other.to_string()),
+        };
+        out.push(Cell::Struct(vec![id.map_or(Cell::Null, Cell::Int), second]));
+    }
+    Ok(Cell::List(out))
+}

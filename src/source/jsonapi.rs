@@ -1,0 +1,228 @@
+//! JSON:API documents as the admin API returns them and webhooks carry them.
+//!
+//! Parsing is tolerant in the ways the contract allows (ids as numbers or numeric strings,
+//! a single resource or a list in `data`, missing optional members) and strict about the
+//! rest, so that a malformed page is reported instead of half-read.
+
+use serde_json::{Map, Value};
+
+use super::ContractError;
+
+/// One JSON:API resource object, with the exact JSON it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// The resource id as text: a number's digits, or the string as sent.
+    pub id: String,
+    /// The JSON:API `type` member; empty when the sender left it out.
+    pub kind: String,
+    /// The `attributes` object; empty when absent.
+    pub attributes: Map<String, Value>,
+    /// The `relationships` object; empty when absent.
+    pub relationships: Map<String, Value>,
+    /// The whole resource object as JSON text, unknown members included.
+    pub raw: String,
+}
+
+impl Resource {
+    /// Reads one resource object; `what` names its place in the payload for errors.
+    pub fn from_value(value: Value, what: &str) -> Result<Resource, ContractError> {
+        let Value::Object(mut object) = value else {
+            return Err(ContractError::shape(what, "expected a resource object"));
+        };
+        let raw = serde_json::to_string(&object)?;
+        let id = match object.get("id") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(other) => {
+                let reason = format!("id must be a number or a string, found {}", kind_of(other));
+                return Err(ContractError::shape(what, reason));
+            }
+            None => return Err(ContractError::shape(what, "missing id")),
+        };
+        let kind = match object.get("type") {
+            Some(Value::String(s)) => s.clone(),
+            None | Some(Value::Null) => String::new(),
+            Some(other) => {
+                let reason = format!("type must be a string, found {}", kind_of(other));
+                return Err(ContractError::shape(what, reason));
+            }
+        };
+        let attributes = take_object(&mut object, "attributes", what)?;
+        let relationships = take_object(&mut object, "relationships", what)?;
+        Ok(Resource {
+            id,
+            kind,
+            attributes,
+            relationships,
+            raw,
+        })
+    }
+
+    /// The id of a to-one relationship, such as `location` in
+    /// `relationships.location.data.id`.
+    pub fn related_id(&self, name: &str) -> Option<&Value> {
+        self.relationships
+            .get(name)?
+            .get("data")?
+            .as_object()?
+            .get("id")
+    }
+
+    /// The ids of a to-many relationship, such as `clients`.
+    pub fn related_ids(&self, name: &str) -> Option<Vec<&Value>> {
+        let data = self.relationships.get(name)?.get("data")?.as_array()?;
+        Some(data.iter().filter_map(|r| r.get("id")).collect())
+    }
+}
+
+fn take_object(
+    object: &mut Map<String, Value>,
+    key: &str,
+    what: &str,
+) -> Result<Map<String, Value>, ContractError> {
+    match object.remove(key) {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(other) => {
+            let reason = format!("{key} must be an object, found {}", kind_of(&other));
+            Err(ContractError::shape(what, reason))
+        }
+    }
+}
+
+/// A JSON:API document: one page of a resource listing, or a single resource.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Document {
+    /// The primary resources.
+    pub data: Vec<Resource>,
+    /// Related resources sent alongside, such as locations with their time zones.
+    pub included: Vec<Resource>,
+    /// `links.next`, the URL of the following page, when there is one.
+    pub next: Option<String>,
+    /// `meta.pagination.total_pages`, when the server says.
+    pub total_pages: Option<u64>,
+    /// `meta.pagination.total`, when the server says.
+    pub total: Option<u64>,
+}
+
+impl Document {
+    /// Parses a document from its JSON bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Document, ContractError> {
+        let value: Value = serde_json::from_slice(bytes)?;
+        Document::from_value(value)
+    }
+
+    /// Parses a document from a JSON value.
+    pub fn from_value(value: Value) -> Result<Document, ContractError> {
+        let Value::Object(mut top) = value else {
+            return Err(ContractError::shape("document", "expected a JSON object"));
+        };
+        let data = match top.remove("data") {
+            Some(Value::Array(items)) => resources(items, "data")?,
+            Some(object @ Value::Object(_)) => vec![Resource::from_value(object, "data")?],
+            Some(Value::Null) => Vec::new(),
+            Some(other) => {
+                let reason = format!("expected an array or an object, found {}", kind_of(&other));
+                return Err(ContractError::shape("data", reason));
+            }
+            None => return Err(ContractError::shape("document", "missing data")),
+        };
+        let included = match top.remove("included") {
+            Some(Value::Array(items)) => resources(items, "included")?,
+            None | Some(Value::Null) => Vec::new(),
+            Some(other) => {
+                let reason = format!("expected an array, found {}", kind_of(&other));
+                return Err(ContractError::shape("included", reason));
+            }
+        };
+        let next = top
+            .get("links")
+            .and_then(|l| l.get("next"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let pagination = top.get("meta").and_then(|m| m.get("pagination"));
+        let number = |key: &str| pagination.and_then(|p| p.get(key)).and_then(Value::as_u64);
+        Ok(Document {
+            data,
+            included,
+            next,
+            total_pages: number("total_pages"),
+            total: number("total"),
+        })
+    }
+}
+
+fn resources(items: Vec<Value>, what: &str) -> Result<Vec<Resource>, ContractError> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| Resource::from_value(item, &format!("{what}[{i}]")))
+        .collect()
+}
+
+/// Reads an id sent as a JSON number or a numeric string.
+pub fn parse_id(value: &Value) -> Result<i64, String> {
+    match value {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+            .ok_or_else(|| format!("id {n} is not a whole number")),
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| format!("id {s:?} is not numeric")),
+        other => Err(format!("expected an id, found {}", kind_of(other))),
+    }
+}
+
+/// A short name for a JSON value's kind, for error messages (never the value itself).
+pub(crate) fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_a_page_with_links_and_pagination() -> Result<(), ContractError> {
+        let doc = Document::from_value(json!({
+            "data": [{"id": 7, "type": "appointments", "attributes": {"status": "confirmed"}}],
+            "included": [{"id": "3", "type": "locations", "attributes": {"timezone": "UTC"}}],
+            "meta": {"pagination": {"total": 1, "total_pages": 1}},
+            "links": {"next": "http://x/appointments?page=2"}
+        }))?;
+        assert_eq!(doc.data[0].id, "7");
+        assert_eq!(doc.included[0].id, "3");
+        assert_eq!(doc.next.as_deref(), Some("http://x/appointments?page=2"));
+        assert_eq!(doc.total, Some(1));
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_resources_without_ids() {
+        let err = Document::from_value(json!({"data": [{"id": 1}, {"type": "clients"}]}));
+        assert_eq!(
+            err.map(|_| ()).map_err(|e| e.to_string()),
+            Err("data[1]: missing id".to_string())
+        );
+    }
+
+    #[test]
+    fn ids_come_as_numbers_or_numeric_strings() {
+        assert_eq!(parse_id(&json!(12)), Ok(12));
+        assert_eq!(parse_id(&json!(" 12 ")), Ok(12));
+        assert_eq!(parse_id(&json!(12.0)), Ok(12));
+        assert!(parse_id(&json!("12a")).is_err());
+        assert!(parse_id(&json!(true)).is_err());
+    }
+}
