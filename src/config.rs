@@ -450,7 +450,10 @@ impl std::fmt::Display for Span {
             (60_000, "m"),
             (1_000, "s"),
         ];
-        match units.iter().find(|(size, _)| ms > 0 && ms.is_multiple_of(*size)) {
+        match units
+            .iter()
+            .find(|(size, _)| ms > 0 && ms.is_multiple_of(*size))
+        {
             Some((size, unit)) => write!(f, "{}{unit}", ms / size),
             None => write!(f, "{ms}ms"),
         }
@@ -569,5 +572,87 @@ mod defaults {
     }
     pub fn concurrency() -> usize {
         4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[store]\nurl = \"lake\"\n[source]\napi_url = \"http://h/api\"\n";
+
+    fn parse(text: &str) -> Result<Pipeline, ConfigError> {
+        Pipeline::parse(text, Path::new("p.toml"))
+    }
+
+    #[test]
+    fn a_minimal_file_takes_the_defaults() {
+        let p = parse(MINIMAL).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.resources(), Entity::ALL.to_vec());
+        assert_eq!(p.landing.linger, Span(Duration::from_millis(10)));
+        assert_eq!(p.reports.sla_wait_minutes, 15);
+        assert_eq!(
+            p.resource_path(Entity::QueueAppointments),
+            "queue-appointments"
+        );
+    }
+
+    #[test]
+    fn a_misspelled_key_names_its_line_and_column() {
+        let text = format!("{MINIMAL}[landing]\nmax_row = 5\n");
+        let err = parse(&text).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            err.starts_with("invalid pipeline p.toml:6:1: unknown field `max_row`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            (
+                "[landing]\nlinger = \"10 parsecs\"\n",
+                "unknown duration unit",
+            ),
+            ("[landing]\nmax_bytes = \"5XB\"\n", "unknown size unit"),
+            (
+                "[source.attribute_names.appointments]\nbogus = \"x\"\n",
+                "has no column bogus",
+            ),
+            ("[schedules]\nbackfill = \"soon\"\n", "not a duration"),
+        ];
+        for (extra, expected) in cases {
+            let text = MINIMAL.to_string() + extra;
+            let err = parse(&text).map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{extra}: {err}");
+        }
+        let zone = MINIMAL.to_string() + "default_timezone = \"Mars/Base\"\n";
+        let err = parse(&zone).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("source.default_timezone"), "{err}");
+    }
+
+    #[test]
+    fn spans_and_sizes_read_and_print_alike() {
+        for text in ["250ms", "30s", "15m", "2h", "1d"] {
+            assert_eq!(
+                Span::parse(text).map(|s| s.to_string()),
+                Ok(text.to_string())
+            );
+        }
+        for text in ["512KiB", "64MiB", "1GiB", "100B"] {
+            assert_eq!(
+                ByteSize::parse(text).map(|s| s.to_string()),
+                Ok(text.to_string())
+            );
+        }
+        assert_eq!(ByteSize::parse("2048").map(|s| s.0), Ok(2048));
+    }
+
+    #[test]
+    fn off_disables_a_schedule() {
+        let text = format!("{MINIMAL}[schedules]\ncompaction = \"off\"\n");
+        let p = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.schedules.compaction, None);
+        assert!(p.schedules.backfill.is_some());
     }
 }

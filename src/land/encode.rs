@@ -1,12 +1,17 @@
-//! Parquet encoding with the settings every reader accepts, streamed to the store.
+//! Parquet encoding with the settings every reader accepts, and the one way files reach the
+//! store: encoded whole off the async threads, then put once, never over an existing object.
+//!
+//! Landing files are bounded by the writer's limits, so a whole file fits in memory; one put
+//! makes the file appear complete or not at all on every backend, with nothing partial to
+//! clean up after a failure.
 
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use object_store::ObjectStore;
-use object_store::buffered::BufWriter;
+use bytes::Bytes;
 use object_store::path::Path;
-use parquet::arrow::AsyncArrowWriter;
+use object_store::{ObjectStore, PutMode, PutPayload};
+use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
@@ -20,6 +25,9 @@ pub enum WriteError {
     /// The store refused the upload.
     #[error("store: {0}")]
     Store(#[from] object_store::Error),
+    /// The encoding task died.
+    #[error("encoding task: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// Writer settings for landing and exports: zstd, plain types, row groups sized for scans.
@@ -32,37 +40,33 @@ pub fn writer_properties(row_group_rows: usize) -> WriterProperties {
         .build()
 }
 
-/// Writes batches as one Parquet file; returns its size in bytes. On failure any partial
-/// upload is aborted, so the path either holds the whole file or nothing.
+/// Encodes batches as one Parquet file in memory.
+pub fn encode_parquet(
+    batches: &[RecordBatch],
+    properties: WriterProperties,
+) -> Result<Bytes, ParquetError> {
+    let Some(first) = batches.first() else {
+        return Ok(Bytes::new());
+    };
+    let mut writer = ArrowWriter::try_new(Vec::new(), first.schema(), Some(properties))?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    Ok(Bytes::from(writer.into_inner()?))
+}
+
+/// Writes batches as one new Parquet object and returns its size in bytes. Fails rather
+/// than replace an object already at `path`.
 pub async fn write_parquet(
     store: &Arc<dyn ObjectStore>,
     path: &Path,
-    batches: &[RecordBatch],
+    batches: Vec<RecordBatch>,
     properties: WriterProperties,
 ) -> Result<u64, WriteError> {
-    let Some(first) = batches.first() else {
-        return Ok(0);
-    };
-    let upload = BufWriter::new(store.clone(), path.clone());
-    let mut writer = AsyncArrowWriter::try_new(upload, first.schema(), Some(properties))?;
-    let mut result = Ok(());
-    for batch in batches {
-        result = writer.write(batch).await;
-        if result.is_err() {
-            break;
-        }
-    }
-    if result.is_ok() {
-        result = writer.finish().await.map(|_| ());
-    }
-    match result {
-        Ok(()) => Ok(writer.bytes_written() as u64),
-        Err(e) => {
-            let mut upload = writer.into_inner();
-            if let Err(abort) = upload.abort().await {
-                tracing::warn!(%path, error = %abort, "failed to abort a partial upload");
-            }
-            Err(e.into())
-        }
-    }
+    let bytes = tokio::task::spawn_blocking(move || encode_parquet(&batches, properties)).await??;
+    let size = bytes.len() as u64;
+    store
+        .put_opts(path, PutPayload::from(bytes), PutMode::Create.into())
+        .await?;
+    Ok(size)
 }

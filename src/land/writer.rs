@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
+use arrow::error::ArrowError;
 use chrono::{NaiveDate, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -292,15 +294,25 @@ impl Flusher {
         }
     }
 
+    /// One batch of every submission's rows, so that many small submissions encode as
+    /// fast as one large one.
+    fn merge(&self, submissions: &[Submission]) -> Result<RecordBatch, ArrowError> {
+        let batches = submissions.iter().map(|s| &s.batch);
+        concat_batches(&self.table.schema(), batches)
+    }
+
     async fn write_day(&self, date: NaiveDate, submissions: Vec<Submission>) {
         let table = self.table.name();
         let started = Instant::now();
         let path = layout::new_file(self.table, date, Utc::now());
-        let batches: Vec<RecordBatch> = submissions.iter().map(|s| s.batch.clone()).collect();
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        let properties = writer_properties(self.limits.row_group_rows);
-        let written = write_parquet(self.store.objects(), &path, &batches, properties).await;
-        drop(batches);
+        let rows: usize = submissions.iter().map(|s| s.batch.num_rows()).sum();
+        let written = match self.merge(&submissions) {
+            Ok(batch) => {
+                let properties = writer_properties(self.limits.row_group_rows);
+                write_parquet(self.store.objects(), &path, vec![batch], properties).await
+            }
+            Err(e) => Err(WriteError::Parquet(e.into())),
+        };
 
         let outcome = match written {
             Ok(bytes) => {

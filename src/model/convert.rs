@@ -367,3 +367,239 @@ fn pairs(value: &Value, id_keys: &[&str], value_key: &str) -> Result<Cell, Strin
     }
     Ok(Cell::List(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Rows, Source, Table};
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn resource(value: Value) -> Resource {
+        Resource::from_value(value, "test").unwrap_or_else(|e| panic!("bad fixture: {e}"))
+    }
+
+    fn envelope() -> Envelope {
+        Envelope {
+            event_id: "e1".into(),
+            source: Source::Webhook,
+            event_type: "appointment.updated".into(),
+            received_at: Utc.with_ymd_and_hms(2026, 3, 9, 0, 0, 0).unwrap(),
+            verified_by: "test".into(),
+            occurred_at: None,
+            payload_sha256: "00".into(),
+        }
+    }
+
+    /// The cell of a named column in an entity row.
+    fn cell<'r>(entity: Entity, row: &'r [Cell], name: &str) -> &'r Cell {
+        let schema = Table::Entity(entity).schema();
+        let i = schema
+            .index_of(name)
+            .unwrap_or_else(|_| panic!("no column {name}"));
+        &row[i]
+    }
+
+    fn micros(text: &str) -> Cell {
+        Cell::Micros(
+            DateTime::parse_from_rfc3339(text)
+                .map(|t| t.timestamp_micros())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn date(text: &str) -> Cell {
+        let d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_default();
+        Cell::Date(time::date32(d))
+    }
+
+    #[test]
+    fn appointment_in_a_spring_forward_gap_lands_on_its_local_day() {
+        let converter = Converter::default();
+        let r = resource(json!({"id": "42", "type": "appointments", "attributes": {
+            "timezone": "America/Toronto", "start": "2026-03-08 02:30:00",
+            "status": "No-Show", "location_id": "1", "unknown_thing": {"a": 1}}}));
+        let row = converter
+            .convert(Entity::Appointments, &r, &envelope())
+            .unwrap();
+        let e = Entity::Appointments;
+        assert_eq!(cell(e, &row, "id"), &Cell::Int(42));
+        assert_eq!(cell(e, &row, "location_id"), &Cell::Int(1));
+        assert_eq!(cell(e, &row, "start_at"), &micros("2026-03-08T07:30:00Z"));
+        assert_eq!(cell(e, &row, "business_date"), &date("2026-03-08"));
+        assert_eq!(cell(e, &row, "status"), &Cell::Text("no_show".into()));
+        assert_eq!(cell(e, &row, "end_at"), &Cell::Null);
+        let Cell::Text(raw) = cell(e, &row, "raw") else {
+            panic!("raw is not text")
+        };
+        assert!(raw.contains("unknown_thing"));
+    }
+
+    #[test]
+    fn walk_in_takes_its_location_zone_across_fall_back() {
+        let converter = Converter::default();
+        let london = resource(json!({"id": 3, "attributes": {"timezone": "Europe/London"}}));
+        converter
+            .convert(Entity::Locations, &london, &envelope())
+            .unwrap();
+        // 00:30 UTC on 2026-10-25 is 01:30 BST, the first of London's two 01:30s.
+        let r = resource(json!({"id": 9, "attributes": {
+            "location_id": 3, "created_at": "2026-10-25T00:30:00Z", "status": "waiting"}}));
+        let row = converter
+            .convert(Entity::QueueAppointments, &r, &envelope())
+            .unwrap();
+        let e = Entity::QueueAppointments;
+        assert_eq!(
+            cell(e, &row, "timezone"),
+            &Cell::Text("Europe/London".into())
+        );
+        assert_eq!(cell(e, &row, "business_date"), &date("2026-10-25"));
+        let local = chrono::NaiveDate::from_ymd_opt(2026, 10, 25)
+            .and_then(|d| d.and_hms_opt(1, 30, 0))
+            .map(|t| t.and_utc().timestamp_micros());
+        assert_eq!(
+            cell(e, &row, "created_at_local"),
+            &Cell::Micros(local.unwrap())
+        );
+    }
+
+    #[test]
+    fn late_evening_in_vancouver_is_the_previous_business_day() {
+        let converter = Converter::default();
+        converter.learn_location_zone(2, chrono_tz::America::Vancouver);
+        let r = resource(json!({"id": 1, "attributes": {
+            "location_id": 2, "start": "2026-11-01T04:30:00Z"}}));
+        let row = converter
+            .convert(Entity::Appointments, &r, &envelope())
+            .unwrap();
+        assert_eq!(
+            cell(Entity::Appointments, &row, "business_date"),
+            &date("2026-10-31")
+        );
+    }
+
+    #[test]
+    fn relationships_supply_missing_ids_and_attendees() {
+        let converter = Converter::default();
+        let r = resource(json!({"id": 1, "attributes": {},
+        "relationships": {
+            "location": {"data": {"type": "locations", "id": "8"}},
+            "clients": {"data": [{"type": "clients", "id": "5"}, {"type": "clients", "id": 6}]}
+        }}));
+        let row = converter
+            .convert(Entity::Appointments, &r, &envelope())
+            .unwrap();
+        let e = Entity::Appointments;
+        assert_eq!(cell(e, &row, "location_id"), &Cell::Int(8));
+        let attendee = |id| Cell::Struct(vec![Cell::Int(id), Cell::Null]);
+        assert_eq!(
+            cell(e, &row, "attendees"),
+            &Cell::List(vec![attendee(5), attendee(6)])
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let converter = Converter::default();
+        let cases = [
+            (
+                json!({"id": 1, "attributes": {"start": 1774872000}}),
+                "start_at",
+            ),
+            (
+                json!({"id": 1, "attributes": {"location_id": "north"}}),
+                "location_id",
+            ),
+            (
+                json!({"id": 1, "attributes": {"attendees": "ann"}}),
+                "attendees",
+            ),
+            (json!({"id": "x1", "attributes": {}}), "id"),
+            (
+                json!({"id": 1, "attributes": {"timezone": "Mars/Olympus"}}),
+                "timezone",
+            ),
+            (
+                json!({"id": 1, "attributes": {"start": "2026-03-08 09:00"}}),
+                "start_at",
+            ),
+        ];
+        for (value, field) in cases {
+            let err = converter
+                .convert(Entity::Appointments, &resource(value), &envelope())
+                .expect_err(field);
+            assert_eq!(err.field, field, "{err}");
+        }
+    }
+
+    #[test]
+    fn options_rename_attributes_and_map_statuses() {
+        let mut options = ConvertOptions::default();
+        let renames = HashMap::from([("arrived_at".to_string(), "checked_in".to_string())]);
+        options
+            .attribute_names
+            .insert(Entity::Appointments, renames);
+        options
+            .status_aliases
+            .insert("showed".to_string(), "arrived".to_string());
+        let converter = Converter::new(options);
+        let r = resource(json!({"id": 1, "attributes": {
+            "checked_in": "2026-01-01T10:00:00Z", "status": "SHOWED"}}));
+        let row = converter
+            .convert(Entity::Appointments, &r, &envelope())
+            .unwrap();
+        let e = Entity::Appointments;
+        assert_eq!(cell(e, &row, "arrived_at"), &micros("2026-01-01T10:00:00Z"));
+        assert_eq!(cell(e, &row, "status"), &Cell::Text("arrived".into()));
+    }
+
+    #[test]
+    fn source_updated_at_falls_back_to_the_event_time() {
+        let converter = Converter::default();
+        let mut env = envelope();
+        env.occurred_at = Some(Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap());
+        let bare = resource(json!({"id": 902}));
+        let row = converter.convert(Entity::Clients, &bare, &env).unwrap();
+        assert_eq!(
+            cell(Entity::Clients, &row, "source_updated_at"),
+            &micros("2026-03-01T12:00:00Z")
+        );
+    }
+
+    /// Every entity, fed with values of every JSON kind in every attribute, converts or
+    /// fails with an error; it never panics and every success builds a valid batch.
+    #[test]
+    fn no_input_panics() {
+        let converter = Converter::default();
+        let values = [
+            json!(null),
+            json!(true),
+            json!(-1),
+            json!(1.5),
+            json!(""),
+            json!("2026-03-08 02:30:00"),
+            json!("2026-03-08T02:30:00+05:45"),
+            json!("Europe/London"),
+            json!([1, "2", {"id": 3}, {"client_id": "4", "status": 5}]),
+            json!({"id": 1}),
+            json!("9223372036854775808"),
+        ];
+        for entity in Entity::ALL {
+            let mut rows = Rows::new(Table::Entity(entity));
+            let columns = crate::model::spec::spec(entity).columns;
+            for (round, value) in values.iter().enumerate() {
+                let mut attributes = serde_json::Map::new();
+                for (i, column) in columns.iter().enumerate() {
+                    let pick = &values[(round + i) % values.len()];
+                    attributes.insert(column.attr.to_string(), pick.clone());
+                }
+                attributes.insert("timezone".into(), value.clone());
+                let r = resource(json!({"id": round, "attributes": attributes}));
+                if let Ok(row) = converter.convert(entity, &r, &envelope()) {
+                    rows.push(row);
+                }
+            }
+            rows.to_batch().unwrap_or_else(|e| panic!("{entity}: {e}"));
+        }
+    }
+}

@@ -30,7 +30,7 @@ pub enum Kind {
     IdList,
     /// Appointment attendees: client id and per-attendee status.
     Attendees,
-    /// Intake answers: question id and value.
+    /// Intake answers: question id and answer text (the `value` attribute).
     Answers,
 }
 
@@ -113,7 +113,7 @@ pub fn data_type(kind: Kind) -> DataType {
         Kind::Timestamp => utc_micros(),
         Kind::IdList => list_of(DataType::Int64),
         Kind::Attendees => pair("client_id", "status", DataType::Utf8),
-        Kind::Answers => pair("question_id", "value", DataType::Utf8),
+        Kind::Answers => pair("question_id", "answer", DataType::Utf8),
     }
 }
 

@@ -1,0 +1,204 @@
+//! The landing writer on real stores: a local folder, memory, and an S3 server.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use coconut_lake::land::{LandError, Lander, LandingLimits, Store};
+use coconut_lake::model::Table;
+use coconut_lake::source::Entity;
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutPayload};
+
+use crate::support::*;
+
+fn day() -> NaiveDate {
+    received_at().date_naive()
+}
+
+async fn round_trip_on(store: Store) -> TestResult {
+    let lander = Lander::start(store.clone(), LandingLimits::default());
+    for entity in Entity::ALL {
+        let batch = fixture_batch(entity);
+        let landed = lander
+            .submit(Table::Entity(entity), batch.clone(), day())
+            .await?;
+        let expected = format!("landing/{entity}/date=2026-03-09/");
+        assert!(landed.path.starts_with(&expected), "{}", landed.path);
+
+        let read = read_table(&store, Table::Entity(entity)).await;
+        assert_eq!(
+            read.schema(),
+            batch.schema(),
+            "{entity} schema on {}",
+            store.url()
+        );
+        assert_eq!(read, batch, "{entity} rows on {}", store.url());
+    }
+    lander.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_entity_reads_back_equal_on_a_local_folder() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    round_trip_on(Store::open(
+        dir.path().join("lake").to_str().unwrap_or_default(),
+    )?)
+    .await
+}
+
+#[tokio::test]
+async fn every_entity_reads_back_equal_in_memory() -> TestResult {
+    round_trip_on(Store::open("memory://")?).await
+}
+
+#[tokio::test]
+async fn every_entity_reads_back_equal_on_s3() -> TestResult {
+    round_trip_on(s3_store()).await
+}
+
+#[tokio::test]
+async fn concurrent_submissions_share_files() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for store in stores(dir.path()) {
+        let limits = LandingLimits {
+            linger: Duration::from_millis(200),
+            ..LandingLimits::default()
+        };
+        let lander = Lander::start(store.clone(), limits);
+        let table = Table::Entity(Entity::Clients);
+        let batch = fixture_batch(Entity::Clients);
+        let submits = (0..200).map(|_| lander.submit(table, batch.slice(0, 1), day()));
+        let landed = futures::future::try_join_all(submits).await?;
+
+        let files = list_parquet(&store, &table.prefix()).await;
+        let mut paths: Vec<&str> = landed.iter().map(|l| l.path.as_str()).collect();
+        paths.dedup();
+        assert!(
+            files.len() <= 4,
+            "{} files for 200 submissions",
+            files.len()
+        );
+        assert_eq!(read_table(&store, table).await.num_rows(), 200);
+        assert!(
+            landed
+                .iter()
+                .all(|l| files.iter().any(|f| f.as_ref() == l.path))
+        );
+        lander.shutdown().await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_at_once_and_keeps_what_it_took() -> TestResult {
+    let store = Store::open("memory://")?;
+    let batch = fixture_batch(Entity::Appointments);
+    let limits = LandingLimits {
+        linger: Duration::from_secs(30),
+        max_pending_bytes: batch.get_array_memory_size() + 1024,
+        max_bytes: usize::MAX,
+        ..LandingLimits::default()
+    };
+    let lander = Lander::start(store.clone(), limits);
+    let table = Table::Entity(Entity::Appointments);
+
+    let first = tokio::spawn({
+        let (lander, batch) = (lander.clone(), batch.clone());
+        async move { lander.submit(table, batch, day()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    let second = lander.submit(table, batch.clone(), day()).await;
+    assert!(
+        matches!(second, Err(LandError::Overloaded { .. })),
+        "{second:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refusal was not immediate"
+    );
+
+    lander.shutdown().await;
+    let landed = first.await??;
+    assert_eq!(landed.file_rows, batch.num_rows());
+    assert_eq!(read_table(&store, table).await, batch);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_write_is_reported_and_claims_nothing() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path().join("lake").to_str().unwrap_or_default())?;
+    // A plain file where the landing folder should be makes every write fail.
+    store
+        .objects()
+        .put(
+            &Path::from("landing"),
+            PutPayload::from_static(b"not a folder"),
+        )
+        .await?;
+    let lander = Lander::start(store.clone(), LandingLimits::default());
+    let table = Table::Entity(Entity::Users);
+    let result = lander
+        .submit(table, fixture_batch(Entity::Users), day())
+        .await;
+    let Err(LandError::Write { path, .. }) = &result else {
+        panic!("expected a write error, got {result:?}");
+    };
+    assert!(path.starts_with("landing/users/date=2026-03-09/"));
+    assert!(list_parquet(&store, "landing").await.is_empty());
+
+    // Once the store works again, so does the writer.
+    store.objects().delete(&Path::from("landing")).await?;
+    let landed = lander
+        .submit(table, fixture_batch(Entity::Users), day())
+        .await?;
+    assert_eq!(landed.file_rows, 2);
+    lander.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn rows_land_under_the_day_they_were_received() -> TestResult {
+    let store = Store::open("memory://")?;
+    let limits = LandingLimits {
+        linger: Duration::from_millis(100),
+        ..LandingLimits::default()
+    };
+    let lander = Lander::start(store.clone(), limits);
+    let table = Table::Entity(Entity::Services);
+    let batch = fixture_batch(Entity::Services);
+    let before = day().pred_opt().unwrap_or_default();
+    let (a, b) = tokio::join!(
+        lander.submit(table, batch.slice(0, 1), before),
+        lander.submit(table, batch.slice(1, 1), day())
+    );
+    assert!(a?.path.contains("/date=2026-03-08/"));
+    assert!(b?.path.contains("/date=2026-03-09/"));
+    lander.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_batch_of_another_schema_is_refused() -> TestResult {
+    let lander = Lander::start(Store::open("memory://")?, LandingLimits::default());
+    let clients = fixture_batch(Entity::Clients);
+    let result = lander
+        .submit(Table::Entity(Entity::Users), clients, day())
+        .await;
+    assert!(
+        matches!(result, Err(LandError::Schema { .. })),
+        "{result:?}"
+    );
+    lander.shutdown().await;
+    let after = lander
+        .submit(
+            Table::Entity(Entity::Users),
+            fixture_batch(Entity::Users),
+            day(),
+        )
+        .await;
+    assert!(matches!(after, Err(LandError::Closed)), "{after:?}");
+    Ok(())
+}

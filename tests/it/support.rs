@@ -1,0 +1,166 @@
+//! Shared helpers: fixture records for every entity, stores under test, reading back.
+
+use std::path::PathBuf;
+
+use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
+use chrono::{DateTime, TimeZone, Utc};
+use coconut_lake::land::Store;
+use coconut_lake::model::{Converter, Envelope, Rows, Table};
+use coconut_lake::source::{Entity, Resource};
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Value, json};
+
+pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// The project root, where `samples/` and `pipelines/` live.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fixed receive time, so tests know the `date=` partition.
+pub fn received_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 9, 14, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// Two records of each entity, with string ids, local times, non-ASCII text, missing
+/// timestamps and attributes no schema knows.
+pub fn fixture(entity: Entity) -> Vec<Value> {
+    match entity {
+        Entity::Appointments => vec![
+            json!({"id": "5001", "type": "appointments", "attributes": {
+                "location_id": 1, "service_id": "10", "staff_id": 100,
+                "start": "2026-03-08 02:30:00", "end": "2026-03-08 03:30:00",
+                "timezone": "America/Toronto", "status": "completed",
+                "updated_at": "2026-03-08T09:40:00Z", "completed_at": "2026-03-08T09:40:00Z",
+                "attendees": [{"client_id": 900, "status": "attended"}],
+                "answers": [{"question_id": 3, "value": "Première maison"}],
+                "brand_new_attribute": [1, 2, 3]}}),
+            json!({"id": 5002, "type": "appointments", "attributes": {
+                "location_id": "3", "start": "2026-10-25T00:30:00Z", "status": "confirmed"}}),
+        ],
+        Entity::QueueAppointments => vec![
+            json!({"id": 7001, "attributes": {"location_id": 3, "status": "waiting",
+                "created_at": "2026-03-29 01:30:00", "lang": "cy"}}),
+            json!({"id": "7002", "attributes": {"location_id": 1, "status": "completed",
+                "created_at": "2026-03-08T06:59:00Z", "served_at": "2026-03-08T07:20:00Z"}}),
+        ],
+        Entity::Clients => vec![
+            json!({"id": 900, "attributes": {"first_name": "Zoë", "last_name": "Nguyễn",
+                "receive_sms": "1", "external_id": "CRM-1"}}),
+            json!({"id": "901", "attributes": {"first_name": "李", "last_name": "雷"}}),
+        ],
+        Entity::Locations => vec![
+            json!({"id": 1, "attributes": {"name": "Main", "timezone": "America/Toronto"}}),
+            json!({"id": 3, "attributes": {"name": "Kings Cross", "timezone": "Europe/London"}}),
+        ],
+        Entity::Services => vec![
+            json!({"id": 10, "attributes": {"name": "Mortgage", "duration": "60"}}),
+            json!({"id": 11, "attributes": {"name": "Account", "duration": 30}}),
+        ],
+        Entity::Users => vec![
+            json!({"id": 100, "attributes": {"first_name": "Søren", "role": "advisor"}}),
+            json!({"id": 101, "attributes": {}}),
+        ],
+        Entity::BookingShortcuts => vec![
+            json!({"id": 7, "attributes": {"name": "Spring", "location_id": 1}}),
+            json!({"id": 8, "attributes": {"name": "Été", "service_id": "11"}}),
+        ],
+        Entity::QuickstreamBlocks => vec![
+            json!({"id": 70, "attributes": {"location_id": 3, "start": "2026-03-29 00:30:00",
+                "end": "2026-03-29 03:00:00", "limit": 12, "services": [10, "11"]}}),
+            json!({"id": 71, "attributes": {"location_id": 1},
+                "relationships": {"services": {"data": [{"type": "services", "id": "10"}]}}}),
+        ],
+    }
+}
+
+/// A converter that knows the fixture locations' zones.
+pub fn converter() -> Converter {
+    let converter = Converter::default();
+    converter.learn_location_zone(1, chrono_tz::America::Toronto);
+    converter.learn_location_zone(3, chrono_tz::Europe::London);
+    converter
+}
+
+/// The fixture of an entity as one record batch, enveloped as a backfill.
+pub fn fixture_batch(entity: Entity) -> RecordBatch {
+    let converter = converter();
+    let mut rows = Rows::new(Table::Entity(entity));
+    for value in fixture(entity) {
+        let resource = Resource::from_value(value, "fixture").expect("fixture resource");
+        let envelope = Envelope::for_backfill(entity, &resource, received_at(), "test");
+        let row = converter.convert(entity, &resource, &envelope);
+        rows.push(row.unwrap_or_else(|e| panic!("fixture does not convert: {e}")));
+    }
+    rows.to_batch().expect("fixture batch")
+}
+
+/// Every Parquet object below a folder of the store, sorted by path.
+pub async fn list_parquet(store: &Store, folder: &str) -> Vec<Path> {
+    let prefix = Path::from(folder);
+    let mut paths: Vec<Path> = store
+        .objects()
+        .list(Some(&prefix))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+        .expect("list store");
+    paths.retain(|p| p.as_ref().ends_with(".parquet"));
+    paths.sort();
+    paths
+}
+
+/// Reads every landed file of a table back as one batch of the table's schema.
+pub async fn read_table(store: &Store, table: Table) -> RecordBatch {
+    let mut batches = Vec::new();
+    for path in list_parquet(store, &table.prefix()).await {
+        let bytes = store.objects().get(&path).await.expect("get").bytes().await;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.expect("read object"))
+            .expect("open parquet")
+            .build()
+            .expect("build reader");
+        let read: Vec<RecordBatch> = reader.collect::<Result<_, _>>().expect("read parquet");
+        batches.extend(read);
+    }
+    concat_batches(&table.schema(), &batches).expect("concat")
+}
+
+/// Stores of every kind the suite runs against. S3 comes from `COCONUT_TEST_S3_URL`,
+/// which `scripts/test` sets after starting an S3-compatible server on loopback.
+pub fn stores(dir: &std::path::Path) -> Vec<Store> {
+    let local = Store::open(dir.join("lake").to_str().expect("utf-8 path")).expect("file store");
+    let memory = Store::open("memory://").expect("memory store");
+    vec![local, memory, s3_store()]
+}
+
+/// A fresh prefix in the test S3 bucket.
+pub fn s3_store() -> Store {
+    let base = std::env::var("COCONUT_TEST_S3_URL").unwrap_or_else(|_| {
+        panic!("COCONUT_TEST_S3_URL is not set: run the suite with scripts/test, which starts an S3 server")
+    });
+    let url = format!(
+        "{}/run-{:016x}",
+        base.trim_end_matches('/'),
+        rand::random::<u64>()
+    );
+    Store::open(&url).unwrap_or_else(|e| panic!("cannot open {url}: {e}"))
+}
+
+/// The Python of the test virtual environment, with duckdb and pyarrow.
+pub fn python() -> PathBuf {
+    let python = std::env::var_os("COCONUT_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "no test python at {}: run the suite with scripts/test, which creates it",
+        python.display()
+    );
+    python
+}
