@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{LandArgs, output};
@@ -48,11 +48,12 @@ pub async fn run(pipeline: &Pipeline, args: &LandArgs) -> anyhow::Result<()> {
         payloads.extend(read_payloads(&path)?);
     }
     let converter = Converter::new(pipeline.convert_options());
-    let rows = sort_rows(&converter, payloads);
+    let received_at = Utc::now();
+    let rows = sort_rows(&converter, payloads, received_at);
 
     let store = Store::open(&pipeline.store.url)?;
     let lander = Lander::start(store.clone(), pipeline.landing_limits());
-    let today = Utc::now().date_naive();
+    let today = received_at.date_naive();
     let submits = rows.into_tables().map(|rows| {
         let lander = lander.clone();
         async move {
@@ -160,8 +161,7 @@ fn is_event(value: &Value) -> bool {
 }
 
 /// Converts every payload, learning location zones first so engagements get their day.
-fn sort_rows(converter: &Converter, payloads: Vec<Payload>) -> RowSet {
-    let received_at = Utc::now();
+fn sort_rows(converter: &Converter, payloads: Vec<Payload>, received_at: DateTime<Utc>) -> RowSet {
     let mut set = RowSet::new();
     let (events, documents): (Vec<Payload>, Vec<Payload>) =
         payloads.into_iter().partition(|p| is_event(&p.value));
@@ -206,7 +206,7 @@ fn sort_rows(converter: &Converter, payloads: Vec<Payload>) -> RowSet {
     set
 }
 
-fn unknown_envelope(kind: &str, bytes: &[u8], received_at: chrono::DateTime<Utc>) -> Envelope {
+fn unknown_envelope(kind: &str, bytes: &[u8], received_at: DateTime<Utc>) -> Envelope {
     let sha = sha256_hex(bytes);
     Envelope {
         event_id: format!("backfill:{kind}:{}", &sha[..16]),
@@ -219,7 +219,7 @@ fn unknown_envelope(kind: &str, bytes: &[u8], received_at: chrono::DateTime<Utc>
     }
 }
 
-fn bad_payload_envelope(bytes: &[u8], received_at: chrono::DateTime<Utc>) -> Envelope {
+fn bad_payload_envelope(bytes: &[u8], received_at: DateTime<Utc>) -> Envelope {
     let mut envelope = unknown_envelope("unparsed", bytes, received_at);
     envelope.event_type = String::new();
     envelope

@@ -161,21 +161,41 @@ async fn a_failed_write_is_reported_and_claims_nothing() -> TestResult {
 
 #[tokio::test]
 async fn rows_land_under_the_day_they_were_received() -> TestResult {
-    let store = Store::open("memory://")?;
-    let limits = LandingLimits {
-        linger: Duration::from_millis(100),
-        ..LandingLimits::default()
-    };
-    let lander = Lander::start(store.clone(), limits);
-    let table = Table::Entity(Entity::Services);
-    let batch = fixture_batch(Entity::Services);
-    let before = day().pred_opt().unwrap_or_default();
-    let (a, b) = tokio::join!(
-        lander.submit(table, batch.slice(0, 1), before),
-        lander.submit(table, batch.slice(1, 1), day())
-    );
-    assert!(a?.path.contains("/date=2026-03-08/"));
-    assert!(b?.path.contains("/date=2026-03-09/"));
+    let dir = tempfile::tempdir()?;
+    for store in stores(dir.path()) {
+        let limits = LandingLimits {
+            linger: Duration::from_millis(100),
+            ..LandingLimits::default()
+        };
+        let lander = Lander::start(store.clone(), limits);
+        let table = Table::Entity(Entity::Services);
+        let batch = fixture_batch(Entity::Services);
+        let before = day().pred_opt().unwrap_or_default();
+        let (a, b) = tokio::join!(
+            lander.submit(table, batch.slice(0, 1), before),
+            lander.submit(table, batch.slice(1, 1), day())
+        );
+        assert!(a?.path.contains("/date=2026-03-08/"));
+        assert!(b?.path.contains("/date=2026-03-09/"));
+        let files = list_parquet(&store, &table.prefix()).await;
+        assert_eq!(files.len(), 2, "on {}", store.url());
+        lander.shutdown().await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_bucket_fails_the_submission_on_s3() -> TestResult {
+    let base = s3_store();
+    let bucket = base.url().host_str().unwrap_or_default().to_string();
+    let missing = base.url().as_str().replace(&bucket, "no-such-bucket");
+    let store = Store::open(&missing)?;
+    let lander = Lander::start(store, LandingLimits::default());
+    let table = Table::Entity(Entity::Clients);
+    let result = lander
+        .submit(table, fixture_batch(Entity::Clients), day())
+        .await;
+    assert!(matches!(result, Err(LandError::Write { .. })), "{result:?}");
     lander.shutdown().await;
     Ok(())
 }
