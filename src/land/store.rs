@@ -98,12 +98,6 @@ impl Store {
         Ok(Store::with_root(url, root, prefix))
     }
 
-    /// Opens an object store built elsewhere, such as one shared by several tests.
-    pub fn from_object_store(url: Url, root: Arc<dyn ObjectStore>) -> Store {
-        let prefix = Path::from(url.path().trim_matches('/'));
-        Store::with_root(url, root, prefix)
-    }
-
     fn local(path: &FsPath) -> Result<Store, StoreError> {
         let failed = |source| StoreError::Local {
             path: path.to_path_buf(),

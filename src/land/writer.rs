@@ -109,7 +109,6 @@ pub struct Lander {
 }
 
 struct Inner {
-    store: Store,
     limits: LandingLimits,
     budget: Arc<Semaphore>,
     queues: Mutex<Option<HashMap<Table, mpsc::UnboundedSender<Submission>>>>,
@@ -143,18 +142,12 @@ impl Lander {
             linger_ms = limits.linger.as_millis() as u64, "landing writer started");
         Lander {
             inner: Arc::new(Inner {
-                store,
                 limits,
                 budget,
                 queues: Mutex::new(Some(queues)),
                 flushers: Mutex::new(flushers),
             }),
         }
-    }
-
-    /// The store the writer lands in.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
     }
 
     /// Lands a batch of `table` received on the UTC day `date`; resolves when its file is

@@ -48,11 +48,6 @@ impl RowSet {
             .push(quarantine_row(envelope, reason, body));
     }
 
-    /// Rows gathered for a table so far.
-    pub fn count(&self, table: Table) -> usize {
-        self.tables.get(&table).map_or(0, Rows::len)
-    }
-
     /// The gathered rows, one entry per table that has any.
     pub fn into_tables(self) -> impl Iterator<Item = Rows> {
         self.tables.into_values().filter(|r| !r.is_empty())

@@ -88,14 +88,6 @@ impl Entity {
             .into_iter()
             .find(|e| normal == e.name() || normal == e.event_prefix())
     }
-
-    /// Whether the entity is an engagement with a branch-local business day.
-    pub fn is_engagement(self) -> bool {
-        matches!(
-            self,
-            Entity::Appointments | Entity::QueueAppointments | Entity::QuickstreamBlocks
-        )
-    }
 }
 
 impl fmt::Display for Entity {
