@@ -18,16 +18,9 @@ pub async fn run(path: &Path, pipeline: &Pipeline) -> anyhow::Result<()> {
         .with_context(|| format!("store {} does not answer", store.url()))?;
 
     let source = &pipeline.source;
-    let token = if std::env::var_os(&source.token_env).is_some() {
-        "set"
-    } else {
-        "not set"
-    };
-    let secret = if std::env::var_os(&pipeline.receiver.secrets_env).is_some() {
-        "set"
-    } else {
-        "not set"
-    };
+    let token = secret_status(&source.token_env, source.token_file.as_deref());
+    let receiver = &pipeline.receiver;
+    let secret = secret_status(&receiver.secrets_env, receiver.secrets_file.as_deref());
     let every = |s: Option<Span>| s.map_or_else(|| "off".to_string(), |s| s.to_string());
     let signature = match pipeline.receiver.signature {
         SignatureScheme::StandardWebhooks => "standard webhooks",
@@ -44,13 +37,13 @@ pub async fn run(path: &Path, pipeline: &Pipeline) -> anyhow::Result<()> {
     output::line(format!("pipeline {} is valid", path.display()));
     output::line(format!("store      {}", store.url()));
     output::line(format!(
-        "source     {} ({} {}), {} per page, overlap {}",
-        source.api_url, source.token_env, token, source.page_size, source.overlap
+        "source     {} (token {token}), {} per page, overlap {}",
+        source.api_url, source.page_size, source.overlap
     ));
     output::line(format!("resources  {}", resources.join(", ")));
     output::line(format!(
-        "receiver   {signature}, secrets in {} ({secret}), body limit {}, tolerance {}",
-        pipeline.receiver.secrets_env, pipeline.receiver.body_limit, pipeline.receiver.tolerance
+        "receiver   {signature} (secrets {secret}), body limit {}, tolerance {}",
+        receiver.body_limit, receiver.tolerance
     ));
     output::line(format!(
         "landing    files of up to {} rows or {}, linger {}, {} may wait",
@@ -70,4 +63,19 @@ pub async fn run(path: &Path, pipeline: &Pipeline) -> anyhow::Result<()> {
         r.abandoned_statuses.join("|")
     ));
     Ok(())
+}
+
+/// Where a secret would come from, without reading or showing it.
+fn secret_status(variable: &str, file: Option<&Path>) -> String {
+    if std::env::var_os(variable).is_some() {
+        return format!("in {variable}");
+    }
+    match file {
+        Some(path) if path.is_file() => format!("in {}", path.display()),
+        Some(path) => format!(
+            "missing: {variable} is unset and {} does not exist",
+            path.display()
+        ),
+        None => format!("missing: {variable} is unset"),
+    }
 }

@@ -90,3 +90,28 @@ fn unreadable_input_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("failed to read no/such/file.json"));
 }
+
+#[test]
+fn check_says_where_secrets_are_without_showing_them() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("lake");
+    let out = Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
+        .args(["check", "--store", store.to_str().unwrap_or_default()])
+        .current_dir(root())
+        .env("COCONUT_API_TOKEN", "tok-s3cr3t-value")
+        .env_remove("COCONUT_WEBHOOK_SECRET")
+        .output()?;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("token in COCONUT_API_TOKEN"), "{stdout}");
+    assert!(
+        stdout.contains("secrets missing: COCONUT_WEBHOOK_SECRET is unset"),
+        "{stdout}"
+    );
+    let everything = stdout + &text(&out.stderr);
+    assert!(
+        !everything.contains("s3cr3t"),
+        "the token value was printed"
+    );
+    Ok(())
+}
