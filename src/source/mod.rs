@@ -6,6 +6,7 @@
 mod entity;
 mod envelope;
 mod jsonapi;
+pub mod signature;
 
 pub use entity::Entity;
 pub use envelope::WebhookEvent;

@@ -3,4 +3,5 @@
 mod cli;
 mod landing;
 mod readers;
+mod signature;
 mod support;

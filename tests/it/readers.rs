@@ -162,7 +162,7 @@ async fn duckdb_and_pyarrow_read_the_landed_tree() -> TestResult {
     let landed = land_everything(&store).await;
 
     let output = Command::new(python())
-        .arg(root().join("tests/readers/read_landing.py"))
+        .arg(root().join("tests/python/read_landing.py"))
         .arg(&folder)
         .output()?;
     assert!(
