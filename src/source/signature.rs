@@ -127,20 +127,29 @@ pub fn sign_standard(secret: &Secret, id: &str, timestamp: i64, body: &[u8]) -> 
     format!("v1,{}", BASE64.encode(tag))
 }
 
+/// The three Standard Webhooks headers of one delivery, as received.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StandardHeaders<'a> {
+    /// `webhook-id`.
+    pub id: Option<&'a str>,
+    /// `webhook-timestamp`, seconds since the epoch.
+    pub timestamp: Option<&'a str>,
+    /// `webhook-signature`, one or more space-separated `v1,<base64>`.
+    pub signature: Option<&'a str>,
+}
+
 /// Checks a Standard Webhooks delivery: the timestamp within `tolerance_seconds` of `now`,
 /// and one of the space-separated `v1,` signatures made with one of the secrets.
 pub fn verify_standard(
     secrets: &[Secret],
-    id: Option<&str>,
-    timestamp: Option<&str>,
-    signatures: Option<&str>,
+    headers: &StandardHeaders<'_>,
     body: &[u8],
     now: i64,
     tolerance_seconds: i64,
 ) -> Result<(), SignatureError> {
-    let id = present(id, "webhook-id")?;
-    let timestamp = present(timestamp, "webhook-timestamp")?;
-    let signatures = present(signatures, "webhook-signature")?;
+    let id = present(headers.id, "webhook-id")?;
+    let timestamp = present(headers.timestamp, "webhook-timestamp")?;
+    let signatures = present(headers.signature, "webhook-signature")?;
     let sent: i64 = timestamp
         .trim()
         .parse()
@@ -207,6 +216,14 @@ mod tests {
         parse_secrets(list).expect("secrets")
     }
 
+    fn headers<'a>(id: &'a str, timestamp: &'a str, signature: &'a str) -> StandardHeaders<'a> {
+        StandardHeaders {
+            id: Some(id),
+            timestamp: Some(timestamp),
+            signature: Some(signature),
+        }
+    }
+
     #[test]
     fn standard_signatures_verify_with_any_current_secret() {
         let old = Secret::from_bytes(b"old-key".to_vec());
@@ -217,9 +234,7 @@ mod tests {
             let header = sign_standard(signer, "evt_1", NOW, body);
             let ok = verify_standard(
                 &both,
-                Some("evt_1"),
-                Some("1774872000"),
-                Some(&header),
+                &headers("evt_1", "1774872000", &header),
                 body,
                 NOW,
                 300,
@@ -230,9 +245,7 @@ mod tests {
         let header = format!("v1,AAAA {}", sign_standard(&new, "evt_1", NOW, body));
         let ok = verify_standard(
             &[new],
-            Some("evt_1"),
-            Some("1774872000"),
-            Some(&header),
+            &headers("evt_1", "1774872000", &header),
             body,
             NOW,
             300,
@@ -246,7 +259,7 @@ mod tests {
         let body = b"{}";
         let header = sign_standard(&key[0], "evt_1", NOW, body);
         let check = |id, ts: &str, sig: &str, body: &[u8], now| {
-            verify_standard(&key, Some(id), Some(ts), Some(sig), body, now, 300)
+            verify_standard(&key, &headers(id, ts, sig), body, now, 300)
         };
         assert_eq!(
             check("evt_1", "1774872000", &header, b"{ }", NOW),
@@ -271,7 +284,11 @@ mod tests {
                 ..
             })
         ));
-        let missing = verify_standard(&key, None, Some("1"), Some(&header), body, NOW, 300);
+        let no_id = StandardHeaders {
+            id: None,
+            ..headers("", "1", &header)
+        };
+        let missing = verify_standard(&key, &no_id, body, NOW, 300);
         assert_eq!(missing, Err(SignatureError::MissingHeader("webhook-id")));
     }
 

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use coconut_lake::source::signature::{
-    Secret, parse_secrets, sign_standard, verify_hmac_hex, verify_standard,
+    Secret, StandardHeaders, parse_secrets, sign_standard, verify_hmac_hex, verify_standard,
 };
 use serde_json::Value;
 
@@ -38,15 +38,12 @@ fn python_and_rust_sign_alike() -> TestResult {
     assert_eq!(theirs["standard"].as_str(), Some(ours.as_str()));
     let standard = theirs["standard"].as_str().unwrap_or_default();
     let ts = timestamp.to_string();
-    let verified = verify_standard(
-        &secrets,
-        Some(id),
-        Some(&ts),
-        Some(standard),
-        body.as_bytes(),
-        timestamp + 10,
-        300,
-    );
+    let headers = StandardHeaders {
+        id: Some(id),
+        timestamp: Some(&ts),
+        signature: Some(standard),
+    };
+    let verified = verify_standard(&secrets, &headers, body.as_bytes(), timestamp + 10, 300);
     assert_eq!(verified, Ok(()));
     let plain = theirs["plain"].as_str();
     let header = "X-Coconut-Signature";
