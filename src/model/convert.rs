@@ -69,7 +69,7 @@ impl Converter {
             if Entity::from_type(&resource.kind) != Some(Entity::Locations) {
                 continue;
             }
-            let id = parse_id(&Value::String(resource.id.clone()));
+            let id = resource.numeric_id();
             let zone = resource.attributes.get("timezone").and_then(Value::as_str);
             if let (Ok(id), Some(Ok(zone))) = (id, zone.map(time::parse_zone)) {
                 self.learn_location_zone(id, zone);
@@ -95,7 +95,7 @@ impl Converter {
             field: field.to_string(),
             reason,
         };
-        let id = parse_id(&Value::String(resource.id.clone())).map_err(|r| fail("id", r))?;
+        let id = resource.numeric_id().map_err(|r| fail("id", r))?;
         let reader = Reader {
             converter: self,
             spec,

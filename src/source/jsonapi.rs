@@ -58,6 +58,11 @@ impl Resource {
         })
     }
 
+    /// The resource id as a number, for entities whose ids are numeric.
+    pub fn numeric_id(&self) -> Result<i64, String> {
+        parse_id_text(&self.id)
+    }
+
     /// The id of a to-one relationship, such as `location` in
     /// `relationships.location.data.id`.
     pub fn related_id(&self, name: &str) -> Option<&Value> {
@@ -168,12 +173,16 @@ pub fn parse_id(value: &Value) -> Result<i64, String> {
             .as_i64()
             .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
             .ok_or_else(|| format!("id {n} is not a whole number")),
-        Value::String(s) => s
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| format!("id {s:?} is not numeric")),
+        Value::String(s) => parse_id_text(s),
         other => Err(format!("expected an id, found {}", kind_of(other))),
     }
+}
+
+/// Reads an id from text holding digits.
+pub fn parse_id_text(text: &str) -> Result<i64, String> {
+    text.trim()
+        .parse::<i64>()
+        .map_err(|_| format!("id {text:?} is not numeric"))
 }
 
 /// A short name for a JSON value's kind, for error messages (never the value itself).
