@@ -9,5 +9,6 @@ pub mod config;
 pub mod land;
 pub mod model;
 pub mod report;
+pub mod simulate;
 pub mod source;
 pub mod telemetry;
