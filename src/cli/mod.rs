@@ -3,6 +3,7 @@
 mod check;
 mod land;
 pub mod output;
+mod simulate;
 
 use std::path::PathBuf;
 
@@ -43,6 +44,8 @@ pub enum Command {
     Check,
     /// Lands saved JSON:API documents or webhook events from files into the store.
     Land(LandArgs),
+    /// Runs a simulated Coconut tenant: its admin API, its webhooks or its ground truth.
+    Simulate(Box<simulate::SimulateArgs>),
 }
 
 /// Arguments of `land`.
@@ -56,18 +59,31 @@ pub struct LandArgs {
 /// Runs a parsed command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(cli.log_format);
-    let mut pipeline = Pipeline::load(&cli.pipeline)?;
-    if let Some(store) = &cli.store {
-        pipeline.store.url = store.clone();
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
     match cli.command {
-        Command::Check => runtime.block_on(check::run(&cli.pipeline, &pipeline)),
-        Command::Land(args) => runtime.block_on(land::run(&pipeline, &args)),
+        Command::Check => {
+            let pipeline = pipeline(&cli.pipeline, cli.store.as_deref())?;
+            runtime.block_on(check::run(&cli.pipeline, &pipeline))
+        }
+        Command::Land(ref args) => {
+            let pipeline = pipeline(&cli.pipeline, cli.store.as_deref())?;
+            runtime.block_on(land::run(&pipeline, args))
+        }
+        // The simulator speaks only the source contract; it reads no pipeline file.
+        Command::Simulate(args) => runtime.block_on(simulate::run(*args)),
     }
+}
+
+/// Loads the pipeline file and applies `--store`.
+fn pipeline(path: &std::path::Path, store: Option<&str>) -> anyhow::Result<Pipeline> {
+    let mut pipeline = Pipeline::load(path)?;
+    if let Some(store) = store {
+        pipeline.store.url = store.to_string();
+    }
+    Ok(pipeline)
 }
 
 /// The process exit code for an error: 2 for a bad pipeline or input, 1 otherwise.

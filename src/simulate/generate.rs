@@ -163,7 +163,7 @@ fn locations(options: &TenantOptions, epoch: Time) -> Vec<Location> {
             let zone = &ZONES[i % ZONES.len()];
             let mut hours = [None; 7];
             for (weekday, slot) in hours.iter_mut().enumerate().take(5) {
-                let late_thursday = weekday == 3 && i % 2 == 0;
+                let late_thursday = weekday == 3 && i.is_multiple_of(2);
                 *slot = Some((9, if late_thursday { 19 } else { 17 }));
             }
             if i % 3 != 2 {

@@ -4,11 +4,18 @@
 //! It speaks only the source contract ([`crate::source`]) and knows nothing of the
 //! pipeline, so a real tenant and the simulator exercise the same code paths.
 
+pub mod api;
+mod faults;
 mod generate;
+mod listing;
 mod render;
 mod tenant;
+mod truth;
 mod vocabulary;
+pub mod webhooks;
 
+pub use faults::Faults;
 pub use generate::{TenantOptions, generate};
 pub use render::resource;
 pub use tenant::{Change, Tenant, Time};
+pub use truth::{TruthError, TruthOptions, write_truth};

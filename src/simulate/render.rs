@@ -281,7 +281,7 @@ impl Renderer<'_> {
         let service = &self.tenant.services[a.service as usize];
         let status = a.status_at(self.at);
         let (start, end) = a.slot_at(self.at);
-        let wall = a.id % 5 == 0;
+        let wall = a.id.is_multiple_of(5);
         let attendees = a
             .clients
             .iter()

@@ -189,6 +189,13 @@ pub struct Appointment {
 }
 
 impl Appointment {
+    /// When the last change happens: the final `updated_at`.
+    pub fn last_change(&self) -> Option<Time> {
+        let mut changes = Vec::new();
+        self.changes(&mut changes);
+        changes.last().map(|c| c.at)
+    }
+
     /// Every change, in time order.
     pub fn changes(&self, out: &mut Vec<Change>) {
         out.clear();
@@ -275,6 +282,13 @@ pub struct WalkIn {
 }
 
 impl WalkIn {
+    /// When the last change happens: the final `updated_at`.
+    pub fn last_change(&self) -> Option<Time> {
+        let mut changes = Vec::new();
+        self.changes(&mut changes);
+        changes.last().map(|c| c.at)
+    }
+
     /// Every change, in time order.
     pub fn changes(&self, out: &mut Vec<Change>) {
         out.clear();
@@ -317,6 +331,13 @@ impl WalkIn {
 }
 
 impl Client {
+    /// When the last change happens: the final `updated_at`.
+    pub fn last_change(&self) -> Option<Time> {
+        let mut changes = Vec::new();
+        self.changes(&mut changes);
+        changes.last().map(|c| c.at)
+    }
+
     /// Every change, in time order.
     pub fn changes(&self, out: &mut Vec<Change>) {
         out.clear();
@@ -399,6 +420,20 @@ impl Tenant {
             Entity::BookingShortcuts => self.shortcuts[index].id,
             Entity::QuickstreamBlocks => self.blocks[index].id,
         }
+    }
+
+    /// The index of the record with an id (records are kept in id order).
+    pub fn index_of(&self, entity: Entity, id: u64) -> Option<usize> {
+        let (mut low, mut high) = (0, self.len(entity));
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.id(entity, middle).cmp(&id) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return Some(middle),
+            }
+        }
+        None
     }
 
     /// Every change of record `index` of an entity, in time order, into `out`.

@@ -134,7 +134,7 @@ pub fn answer(question: u64, n: u64) -> serde_json::Value {
     const REASONS: [&str; 4] = ["new_customer", "existing_product", "life_event", "other"];
     match question {
         1 => REASONS[(n % 4) as usize].into(),
-        2 => (n % 3 == 0).into(),
+        2 => n.is_multiple_of(3).into(),
         _ => (((n % 60) + 1) * 5_000).into(),
     }
 }
