@@ -23,6 +23,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::DateTime;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
@@ -460,9 +461,14 @@ fn deliver(api: &Api, fault: Option<Fault>, body: Vec<u8>) -> Response {
             api.stats.truncated.fetch_add(1, Ordering::Relaxed);
             let full = body.len();
             let half = Bytes::from(body).slice(..full / 2);
-            let chunks: Vec<Result<Bytes, std::io::Error>> =
-                vec![Ok(half), Err(std::io::Error::other("injected truncation"))];
-            let mut response = Response::new(Body::from_stream(futures::stream::iter(chunks)));
+            // The half goes out with the headers; the connection drops a moment later.
+            let cut = async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(std::io::Error::other("injected truncation"))
+            };
+            let chunks = futures::stream::once(async move { Ok::<_, std::io::Error>(half) })
+                .chain(futures::stream::once(cut));
+            let mut response = Response::new(Body::from_stream(chunks));
             let headers = response.headers_mut();
             headers.insert(content_type.0, HeaderValue::from_static(content_type.1));
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(full));

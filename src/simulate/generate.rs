@@ -475,8 +475,14 @@ fn outcome(a: &mut Appointment, rng: &mut StdRng, day: &Day) {
     let planned = (a.end - a.start) as f64;
     let handle = (planned * lognormal(rng, 1.0, 0.35)).clamp(120.0, 3.0 * planned) as i64;
     let served = started + handle;
+    // Visits left open are closed hours later: half by the nightly job at 23:00 (all at
+    // one instant), half by staff the next day.
     let closed = if rng.random_bool(LATE_CLOSE) {
-        served + rng.random_range(2 * 3_600..30 * 3_600)
+        if rng.random_bool(0.5) {
+            day.at(23 * 60).max(served + 60)
+        } else {
+            served + rng.random_range(2 * 3_600..30 * 3_600)
+        }
     } else {
         served + rng.random_range(0..300)
     };
@@ -593,8 +599,14 @@ fn queue(w: &mut WalkIn, rng: &mut StdRng, staff: &[u32], minutes: u32, cleared:
     w.called_at = Some(called);
     w.started_at = Some(started);
     w.served_at = Some(served);
+    // Some visits stay open: half are closed in the queue clear-out after closing (one
+    // instant for the whole branch), half by staff hours later.
     w.completed_at = Some(if rng.random_bool(0.1) {
-        served + rng.random_range(3_600..20 * 3_600)
+        if rng.random_bool(0.5) {
+            cleared.max(served + 60)
+        } else {
+            served + rng.random_range(3_600..20 * 3_600)
+        }
     } else {
         served + rng.random_range(0..120)
     });

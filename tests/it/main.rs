@@ -1,7 +1,12 @@
-//! The integration suite, one binary: landing on every store, real readers, and the CLI.
+//! The integration suite, one binary: landing on every store, real readers, the CLI and
+//! the simulated tenant.
+
+// Test code may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 mod cli;
 mod landing;
 mod readers;
 mod signature;
+mod simulator;
 mod support;
