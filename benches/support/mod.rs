@@ -1,5 +1,8 @@
 //! Shared by the benchmarks: generated appointment batches and peak memory.
 
+// Each benchmark uses a part of this module.
+#![allow(dead_code)]
+
 use arrow::array::RecordBatch;
 use chrono::{Duration, TimeZone, Utc};
 use coconut_lake::model::{Converter, Envelope, Rows, Table};

@@ -504,9 +504,7 @@ async fn one(
         .parse::<u64>()
         .ok()
         .and_then(|id| tenant.index_of(entity, id));
-    let mut scratch = Vec::new();
-    let Some(index) = found.filter(|&i| tenant.updated_at(entity, i, now, &mut scratch).is_some())
-    else {
+    let Some(index) = found.filter(|&i| tenant.updated_at(entity, i, now).is_some()) else {
         return error(
             StatusCode::NOT_FOUND,
             format!("no {resource_path} with id {id}"),

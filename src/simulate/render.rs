@@ -6,7 +6,7 @@
 //! offset, except on every fifth appointment, which sends local wall-clock times plus its
 //! `timezone` attribute, as the contract allows.
 
-use chrono::DateTime;
+use chrono::{DateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde::ser::Serializer;
@@ -67,8 +67,9 @@ struct Utc(Time);
 
 impl Serialize for Utc {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = DateTime::from_timestamp(self.0, 0).unwrap_or_default();
-        s.collect_str(&t.format("%Y-%m-%dT%H:%M:%SZ"))
+        let mut text = [0u8; 25];
+        let n = write_time(&mut text, self.0, None);
+        s.serialize_str(std::str::from_utf8(&text[..n]).unwrap_or_default())
     }
 }
 
@@ -82,16 +83,73 @@ struct Local {
 
 impl Serialize for Local {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = DateTime::from_timestamp(self.at, 0)
-            .unwrap_or_default()
-            .with_timezone(&self.zone);
-        let format = if self.wall {
-            "%Y-%m-%d %H:%M:%S"
+        let utc = DateTime::from_timestamp(self.at, 0).unwrap_or_default();
+        let offset = self.zone.offset_from_utc_datetime(&utc.naive_utc());
+        let offset = i64::from(offset.fix().local_minus_utc());
+        let mut text = [0u8; 25];
+        let n = if self.wall {
+            let n = write_time(&mut text, self.at + offset, None);
+            text[10] = b' ';
+            n - 1
         } else {
-            "%Y-%m-%dT%H:%M:%S%:z"
+            write_time(&mut text, self.at + offset, Some(offset))
         };
-        s.collect_str(&t.format(format))
+        s.serialize_str(std::str::from_utf8(&text[..n]).unwrap_or_default())
     }
+}
+
+/// Writes `YYYY-MM-DDTHH:MM:SS` and then `Z` (no offset) or `+HH:MM`; returns the length.
+/// Hand-rolled because pages format millions of instants and a format string is parsed on
+/// every use.
+fn write_time(out: &mut [u8; 25], at: Time, offset: Option<i64>) -> usize {
+    let (days, seconds) = (at.div_euclid(86_400), at.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let digits = |out: &mut [u8; 25], at: usize, value: i64, width: usize| {
+        let mut v = value;
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    digits(out, 0, year, 4);
+    out[4] = b'-';
+    digits(out, 5, month, 2);
+    out[7] = b'-';
+    digits(out, 8, day, 2);
+    out[10] = b'T';
+    digits(out, 11, seconds / 3_600, 2);
+    out[13] = b':';
+    digits(out, 14, seconds / 60 % 60, 2);
+    out[16] = b':';
+    digits(out, 17, seconds % 60, 2);
+    match offset {
+        None => {
+            out[19] = b'Z';
+            20
+        }
+        Some(offset) => {
+            out[19] = if offset < 0 { b'-' } else { b'+' };
+            let minutes = offset.abs() / 60;
+            digits(out, 20, minutes / 60, 2);
+            out[22] = b':';
+            digits(out, 23, minutes % 60, 2);
+            25
+        }
+    }
+}
+
+/// The (year, month, day) of a count of days since 1970-01-01 (proleptic Gregorian).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 #[derive(Serialize)]
@@ -258,8 +316,7 @@ impl Renderer<'_> {
     }
 
     fn updated(&self, entity: Entity, index: usize) -> Utc {
-        let mut scratch = Vec::new();
-        let at = self.tenant.updated_at(entity, index, self.at, &mut scratch);
+        let at = self.tenant.updated_at(entity, index, self.at);
         Utc(at.unwrap_or(self.at))
     }
 
@@ -536,6 +593,32 @@ mod tests {
                     parsed.numeric_id().unwrap() as u64,
                     tenant.id(entity, index)
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn instants_format_like_chrono() {
+        let zones = [
+            chrono_tz::America::St_Johns,
+            chrono_tz::Pacific::Auckland,
+            chrono_tz::UTC,
+        ];
+        for at in (-86_400 * 800..86_400 * 40_000).step_by(86_400 * 7 + 3_607) {
+            let utc = DateTime::from_timestamp(at, 0).unwrap();
+            let text = serde_json::to_string(&Utc(at)).unwrap();
+            assert_eq!(text, format!("\"{}\"", utc.format("%Y-%m-%dT%H:%M:%SZ")));
+            for zone in zones {
+                let local = utc.with_timezone(&zone);
+                for wall in [false, true] {
+                    let format = if wall {
+                        "%Y-%m-%d %H:%M:%S"
+                    } else {
+                        "%Y-%m-%dT%H:%M:%S%:z"
+                    };
+                    let text = serde_json::to_string(&Local { at, zone, wall }).unwrap();
+                    assert_eq!(text, format!("\"{}\"", local.format(format)));
+                }
             }
         }
     }

@@ -191,19 +191,22 @@ pub struct Appointment {
 impl Appointment {
     /// When the last change happens: the final `updated_at`.
     pub fn last_change(&self) -> Option<Time> {
-        let mut changes = Vec::new();
-        self.changes(&mut changes);
-        changes.last().map(|c| c.at)
+        self.updated_at(Time::MAX)
     }
 
     /// Every change, in time order.
     pub fn changes(&self, out: &mut Vec<Change>) {
-        out.clear();
-        out.push(Change {
-            at: self.created_at,
-            action: "created",
-        });
-        let steps = [
+        push_steps(out, &self.steps());
+    }
+
+    /// The `updated_at` as of `at`: the last change by then, if it existed.
+    pub fn updated_at(&self, at: Time) -> Option<Time> {
+        latest(&self.steps(), at)
+    }
+
+    fn steps(&self) -> [(Option<Time>, &'static str); 8] {
+        [
+            (Some(self.created_at), "created"),
             (self.rescheduled_at, "updated"),
             (self.arrived_at, "arrived"),
             (self.started_at, "started"),
@@ -211,8 +214,7 @@ impl Appointment {
             (self.completed_at, "completed"),
             (self.no_show_at, "no_show"),
             (self.cancelled_at, "cancelled"),
-        ];
-        push_steps(out, &steps);
+        ]
     }
 
     /// The status word at `at`.
@@ -284,19 +286,22 @@ pub struct WalkIn {
 impl WalkIn {
     /// When the last change happens: the final `updated_at`.
     pub fn last_change(&self) -> Option<Time> {
-        let mut changes = Vec::new();
-        self.changes(&mut changes);
-        changes.last().map(|c| c.at)
+        self.updated_at(Time::MAX)
     }
 
     /// Every change, in time order.
     pub fn changes(&self, out: &mut Vec<Change>) {
-        out.clear();
-        out.push(Change {
-            at: self.created_at,
-            action: "created",
-        });
-        let steps = [
+        push_steps(out, &self.steps());
+    }
+
+    /// The `updated_at` as of `at`: the last change by then, if it existed.
+    pub fn updated_at(&self, at: Time) -> Option<Time> {
+        latest(&self.steps(), at)
+    }
+
+    fn steps(&self) -> [(Option<Time>, &'static str); 8] {
+        [
+            (Some(self.created_at), "created"),
             (self.called_at, "called"),
             (self.started_at, "started"),
             (self.served_at, "served"),
@@ -304,8 +309,7 @@ impl WalkIn {
             (self.cancelled_at, "cancelled"),
             (self.removed_at, "removed"),
             (self.no_show_at, "no_show"),
-        ];
-        push_steps(out, &steps);
+        ]
     }
 
     /// The status word at `at`.
@@ -333,29 +337,42 @@ impl WalkIn {
 impl Client {
     /// When the last change happens: the final `updated_at`.
     pub fn last_change(&self) -> Option<Time> {
-        let mut changes = Vec::new();
-        self.changes(&mut changes);
-        changes.last().map(|c| c.at)
+        self.updated_at(Time::MAX)
     }
 
     /// Every change, in time order.
     pub fn changes(&self, out: &mut Vec<Change>) {
-        out.clear();
-        out.push(Change {
-            at: self.created_at,
-            action: "created",
-        });
-        push_steps(out, &[(self.sms_opt_in_at, "updated")]);
+        push_steps(out, &self.steps());
+    }
+
+    /// The `updated_at` as of `at`: the last change by then, if it existed.
+    pub fn updated_at(&self, at: Time) -> Option<Time> {
+        latest(&self.steps(), at)
+    }
+
+    fn steps(&self) -> [(Option<Time>, &'static str); 2] {
+        [
+            (Some(self.created_at), "created"),
+            (self.sms_opt_in_at, "updated"),
+        ]
     }
 }
 
 fn push_steps(out: &mut Vec<Change>, steps: &[(Option<Time>, &'static str)]) {
+    out.clear();
     out.extend(
         steps
             .iter()
             .filter_map(|&(at, action)| at.map(|at| Change { at, action })),
     );
+    // Stable, so a creation stays first even when a change shares its instant.
     out.sort_by_key(|c| c.at);
+}
+
+/// The last of the instants at or before `at`, if the first (creation) is.
+fn latest(steps: &[(Option<Time>, &'static str)], at: Time) -> Option<Time> {
+    steps.first().and_then(|s| s.0).filter(|&c| c <= at)?;
+    steps.iter().filter_map(|s| s.0).filter(|&t| t <= at).max()
 }
 
 /// Whether an optional instant has happened by `at`.
@@ -458,19 +475,18 @@ impl Tenant {
     }
 
     /// Record `index`'s `updated_at` as of `at`, or `None` if it did not exist yet.
-    pub fn updated_at(
-        &self,
-        entity: Entity,
-        index: usize,
-        at: Time,
-        scratch: &mut Vec<Change>,
-    ) -> Option<Time> {
-        self.changes(entity, index, scratch);
-        scratch
-            .iter()
-            .take_while(|c| c.at <= at)
-            .last()
-            .map(|c| c.at)
+    pub fn updated_at(&self, entity: Entity, index: usize, at: Time) -> Option<Time> {
+        let created = |t: Time| (t <= at).then_some(t);
+        match entity {
+            Entity::Appointments => self.appointments[index].updated_at(at),
+            Entity::QueueAppointments => self.walk_ins[index].updated_at(at),
+            Entity::Clients => self.clients[index].updated_at(at),
+            Entity::Locations => created(self.locations[index].created_at),
+            Entity::Services => created(self.services[index].created_at),
+            Entity::Users => created(self.users[index].created_at),
+            Entity::BookingShortcuts => created(self.shortcuts[index].created_at),
+            Entity::QuickstreamBlocks => created(self.blocks[index].created_at),
+        }
     }
 }
 
