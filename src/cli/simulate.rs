@@ -185,6 +185,9 @@ pub struct WebhookArgs {
     /// How many events a late or duplicate delivery may fall behind.
     #[arg(long, default_value_t = 50)]
     pub reorder_window: usize,
+    /// Share of events whose data carries only the record's id and type.
+    #[arg(long, default_value_t = 0.0)]
+    pub id_only: f64,
     /// Only changes at or after this tenant time (RFC 3339).
     #[arg(long, value_parser = parse_time)]
     pub since: Option<Time>,
@@ -304,6 +307,7 @@ async fn webhooks(args: WebhookArgs) -> anyhow::Result<()> {
         duplicates: args.duplicates,
         reorder: args.reorder,
         reorder_window: args.reorder_window,
+        id_only: args.id_only,
         since: args.since,
         until: args.until,
         max_attempts: args.max_attempts,

@@ -52,6 +52,9 @@ pub struct SendOptions {
     pub reorder: f64,
     /// How far a late or duplicate delivery may fall behind, in events.
     pub reorder_window: usize,
+    /// Share of events whose `data` carries only the record's id and type, as the contract
+    /// allows; the record itself then comes with the next backfill.
+    pub id_only: f64,
     /// Only changes at or after this tenant instant.
     pub since: Option<Time>,
     /// Only changes at or before this tenant instant.
@@ -81,6 +84,7 @@ impl Default for SendOptions {
             duplicates: 0.0,
             reorder: 0.0,
             reorder_window: 50,
+            id_only: 0.0,
             since: None,
             until: None,
             max_attempts: 12,
@@ -187,8 +191,9 @@ impl Event {
         }
     }
 
-    /// The event body: `{id, type, occurred_at, data}` with the record as it stood then.
-    pub fn body(&self, tenant: &Tenant, id: &str) -> Vec<u8> {
+    /// The event body: `{id, type, occurred_at, data}` with the record as it stood then,
+    /// or with only its id and type when `id_only`.
+    pub fn body(&self, tenant: &Tenant, id: &str, id_only: bool) -> Vec<u8> {
         let occurred = DateTime::from_timestamp(self.at, 0).unwrap_or_default();
         let head = serde_json::json!({
             "id": id,
@@ -198,7 +203,14 @@ impl Event {
         let mut out = head.to_string().into_bytes();
         out.pop();
         out.extend_from_slice(b",\"data\":");
-        resource(tenant, self.entity, self.index as usize, self.at, &mut out);
+        if id_only {
+            let record = tenant.id(self.entity, self.index as usize);
+            let data =
+                serde_json::json!({"id": record.to_string(), "type": self.entity.resource()});
+            out.extend_from_slice(data.to_string().as_bytes());
+        } else {
+            resource(tenant, self.entity, self.index as usize, self.at, &mut out);
+        }
         out.push(b'}');
         out
     }
@@ -378,9 +390,11 @@ async fn worker(shared: Arc<Shared>) {
         if shared.stop.load(Ordering::Relaxed) || budget_spent || (!cyclic && n >= plan) {
             return;
         }
-        let event = shared.events[shared.order[n % plan] as usize];
+        let position = shared.order[n % plan];
+        let event = shared.events[position as usize];
         let id = event.id(&shared.tenant, (n / plan) as u64);
-        let body = event.body(&shared.tenant, &id);
+        let draw = mix(shared.tenant.seed, 0x1D, u64::from(position)) as f64 / u64::MAX as f64;
+        let body = event.body(&shared.tenant, &id, draw < shared.options.id_only);
         deliver(&shared, &id, body).await;
     }
 }
@@ -503,8 +517,17 @@ mod tests {
         assert_eq!(all.len(), expected);
         let ids: std::collections::HashSet<String> = all.iter().map(|e| e.id(&tenant, 0)).collect();
         assert_eq!(ids.len(), all.len(), "event ids are unique");
-        let body: serde_json::Value = serde_json::from_slice(&all[0].body(&tenant, "x")).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(&all[0].body(&tenant, "x", false)).unwrap();
         assert!(crate::source::WebhookEvent::from_value(body).is_ok());
+        let thin: serde_json::Value =
+            serde_json::from_slice(&all[0].body(&tenant, "x", true)).unwrap();
+        assert_eq!(
+            thin["data"].as_object().unwrap().len(),
+            2,
+            "only id and type"
+        );
+        assert!(crate::source::WebhookEvent::from_value(thin).is_ok());
     }
 
     #[test]

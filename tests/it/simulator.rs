@@ -439,6 +439,7 @@ async fn webhooks_arrive_signed_retried_duplicated_and_out_of_order() -> TestRes
         concurrency: 4,
         duplicates: 0.05,
         reorder: 0.1,
+        id_only: 0.05,
         retry_base: Duration::from_millis(5),
         ..SendOptions::default()
     };
@@ -461,13 +462,16 @@ async fn webhooks_arrive_signed_retried_duplicated_and_out_of_order() -> TestRes
     // A retry or duplicate carries the same id and the same body.
     let mut bodies: HashMap<&str, &Bytes> = HashMap::new();
     let mut times = Vec::new();
+    let mut id_only = 0;
     for (headers, body) in &inbox.deliveries {
         let id = headers["webhook-id"].to_str()?;
         assert_eq!(*bodies.entry(id).or_insert(body), body, "{id}");
         let event: Value = serde_json::from_slice(body)?;
         assert_eq!(event["id"], id);
         times.push(event["occurred_at"].as_str().unwrap().to_string());
+        id_only += usize::from(event["data"].as_object().unwrap().len() == 2);
     }
+    assert!(id_only > 0, "some events carry only an id");
     assert!(
         times.windows(2).any(|w| w[0] > w[1]),
         "some deliveries out of order"
