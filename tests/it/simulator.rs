@@ -632,3 +632,62 @@ async fn every_simulated_record_converts_without_quarantine() -> TestResult {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_serves_the_api_and_sends_webhooks() -> TestResult {
+    use std::io::BufRead;
+    let mut api = Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
+        .args(["simulate", "api", "--listen", "127.0.0.1:0", "--days", "2"])
+        .args(["--token", "cli-token", "--rate-limit", "1000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let mut first = String::new();
+    std::io::BufReader::new(api.stdout.take().unwrap()).read_line(&mut first)?;
+    let base = first.trim().rsplit(' ').next().unwrap().to_string();
+    let response = client()
+        .get(format!("{base}/locations"))
+        .bearer_auth("cli-token")
+        .send()
+        .await?;
+    let status = response.status();
+    let page = json_of(response).await;
+    api.kill()?;
+    api.wait()?;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(page["meta"]["pagination"]["total"], 6);
+
+    let (url, inbox) = start_receiver("webhook-signature").await;
+    let hook = url.clone();
+    let sender = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
+            .args([
+                "simulate", "webhooks", "--url", &hook, "--days", "1", "--json",
+            ])
+            .args(["--appointments-per-day", "20", "--walk-ins-per-day", "10"])
+            .args(["--retry-base-ms", "5"])
+            .env("COCONUT_WEBHOOK_SECRET", SECRETS)
+            .output()
+    })
+    .await??;
+    assert!(
+        sender.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sender.stderr)
+    );
+    let report: Value = serde_json::from_slice(&sender.stdout)?;
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["acknowledged"], inbox.lock().unwrap().attempts.len());
+    assert!(
+        !String::from_utf8_lossy(&sender.stderr).contains("whsec_"),
+        "no secret in logs"
+    );
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
+        .args(["simulate", "webhooks", "--url", &url])
+        .env_remove("COCONUT_WEBHOOK_SECRET")
+        .output()?;
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--secret"));
+    Ok(())
+}
