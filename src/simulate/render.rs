@@ -13,7 +13,9 @@ use serde::ser::Serializer;
 
 use super::generate::mix;
 use super::tenant::{Tenant, Time, reached};
-use super::vocabulary::{BOOKED_THROUGH, LANGS, MEETING_METHODS, WALK_IN_CHANNELS, answer, person};
+use super::vocabulary::{
+    Answer, BOOKED_THROUGH, LANGS, MEETING_METHODS, WALK_IN_CHANNELS, answer, person,
+};
 use crate::source::Entity;
 
 /// Appends record `index` of `entity` as it stood at `at` to `out`, as one JSON object.
@@ -182,9 +184,9 @@ struct Attendee {
 }
 
 #[derive(Serialize)]
-struct Answer {
+struct Answered {
     question_id: u64,
-    value: serde_json::Value,
+    value: Answer,
 }
 
 #[derive(Serialize)]
@@ -209,7 +211,7 @@ struct AppointmentAttributes<'a> {
     cancelled_at: Option<Utc>,
     cancelled_by: Option<&'static str>,
     attendees: Vec<Attendee>,
-    answers: Vec<Answer>,
+    answers: Vec<Answered>,
 }
 
 #[derive(Serialize)]
@@ -358,7 +360,7 @@ impl Renderer<'_> {
         let answers = service
             .questions
             .iter()
-            .map(|&q| Answer {
+            .map(|&q| Answered {
                 question_id: q,
                 value: answer(q, mix(self.tenant.seed, a.id, q)),
             })

@@ -129,12 +129,24 @@ pub fn person(n: u64) -> (&'static str, &'static str) {
     (first, last)
 }
 
-/// The value a client gave to an intake question, chosen by a number.
-pub fn answer(question: u64, n: u64) -> serde_json::Value {
+/// A client's answer to an intake question: a choice, a yes/no or an amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    /// One of the question's choices.
+    Choice(&'static str),
+    /// Yes or no.
+    Flag(bool),
+    /// An amount in dollars.
+    Amount(u64),
+}
+
+/// The answer a client gave to an intake question, chosen by a number.
+pub fn answer(question: u64, n: u64) -> Answer {
     const REASONS: [&str; 4] = ["new_customer", "existing_product", "life_event", "other"];
     match question {
-        1 => REASONS[(n % 4) as usize].into(),
-        2 => n.is_multiple_of(3).into(),
-        _ => (((n % 60) + 1) * 5_000).into(),
+        1 => Answer::Choice(REASONS[(n % 4) as usize]),
+        2 => Answer::Flag(n.is_multiple_of(3)),
+        _ => Answer::Amount(((n % 60) + 1) * 5_000),
     }
 }
