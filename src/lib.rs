@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod land;
 pub mod model;
+pub mod receive;
 pub mod report;
 pub mod simulate;
 pub mod source;

@@ -21,6 +21,48 @@ pub const LAND_WRITE_ERRORS: &str = "coconut_land_write_errors_total";
 /// Submissions refused because the landing queue was full, by `table`.
 pub const LAND_OVERLOADED: &str = "coconut_land_overloaded_total";
 
+/// Webhook requests received, whatever their outcome.
+pub const WEBHOOKS_RECEIVED: &str = "coconut_webhooks_received_total";
+/// Webhook events landed (2xx answered), by `table`.
+pub const WEBHOOKS_LANDED: &str = "coconut_webhooks_landed_total";
+/// Webhook requests refused, by `reason` (unauthorized, too_large, unsupported_media_type,
+/// bad_json, unusable, overloaded, store_failed).
+pub const WEBHOOKS_REJECTED: &str = "coconut_webhooks_rejected_total";
+/// Seconds from a webhook request's arrival to its answer, by `status` class.
+pub const WEBHOOK_SECONDS: &str = "coconut_webhook_seconds";
+
+/// Histogram buckets for latencies, in seconds.
+const SECONDS_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Histogram buckets for rows per file.
+const ROWS_BUCKETS: [f64; 10] = [
+    1.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 25_000.0, 50_000.0, 100_000.0, 500_000.0,
+];
+
+/// The process-wide Prometheus recorder, installed on first use; its handle renders the
+/// text exposition format. `None` if another recorder was installed first.
+pub fn prometheus() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(FLUSH_ROWS.into()), &ROWS_BUCKETS));
+            match builder.and_then(PrometheusBuilder::install_recorder) {
+                Ok(handle) => Some(handle),
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed; /metrics will be empty");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
 /// How log lines are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum LogFormat {

@@ -3,6 +3,7 @@
 mod check;
 mod land;
 pub mod output;
+mod serve;
 mod simulate;
 
 use std::path::PathBuf;
@@ -44,6 +45,8 @@ pub enum Command {
     Check,
     /// Lands saved JSON:API documents or webhook events from files into the store.
     Land(LandArgs),
+    /// Receives Coconut webhooks and lands them, until SIGINT or SIGTERM.
+    Serve(ServeArgs),
     /// Runs a simulated Coconut tenant: its admin API, its webhooks or its ground truth.
     Simulate(Box<simulate::SimulateArgs>),
 }
@@ -54,6 +57,14 @@ pub struct LandArgs {
     /// Files or folders of `.json` documents and `.ndjson` event lines; `-` reads stdin.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
+}
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "COCONUT_LISTEN", default_value = "127.0.0.1:8481")]
+    pub listen: std::net::SocketAddr,
 }
 
 /// Runs a parsed command line to completion.
@@ -71,6 +82,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Land(ref args) => {
             let pipeline = pipeline(&cli.pipeline, cli.store.as_deref())?;
             runtime.block_on(land::run(&pipeline, args))
+        }
+        Command::Serve(ref args) => {
+            let pipeline = pipeline(&cli.pipeline, cli.store.as_deref())?;
+            runtime.block_on(serve::run_serve(&pipeline, args))
         }
         // The simulator speaks only the source contract; it reads no pipeline file.
         Command::Simulate(args) => runtime.block_on(simulate::run(*args)),
@@ -91,6 +106,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     let usage = error.chain().any(|cause| {
         cause.downcast_ref::<ConfigError>().is_some()
             || cause.downcast_ref::<land::InputError>().is_some()
+            || cause.downcast_ref::<serve::SecretError>().is_some()
     });
     if usage { 2 } else { 1 }
 }

@@ -6,7 +6,6 @@
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
-use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
@@ -14,6 +13,7 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, RetryConfig};
 use url::Url;
 
 /// A store URL that cannot be opened.
@@ -57,6 +57,13 @@ impl Store {
     /// Opens a store from a URL or a local folder path; relative folders are resolved
     /// against the working directory and made if missing.
     pub fn open(location: &str) -> Result<Store, StoreError> {
+        Store::open_with_retry(location, RetryConfig::default())
+    }
+
+    /// Opens a store whose remote requests follow `retry` instead of object_store's default
+    /// (10 retries within 3 minutes), for callers that must answer quickly when the store
+    /// fails, such as the webhook receiver.
+    pub fn open_with_retry(location: &str, retry: RetryConfig) -> Result<Store, StoreError> {
         let unsupported = || StoreError::Unsupported {
             url: location.to_string(),
         };
@@ -77,18 +84,21 @@ impl Store {
             "s3" | "s3a" => Arc::new(
                 AmazonS3Builder::from_env()
                     .with_url(url.as_str())
+                    .with_retry(retry)
                     .build()
                     .map_err(opened)?,
             ),
             "gs" => Arc::new(
                 GoogleCloudStorageBuilder::from_env()
                     .with_url(url.as_str())
+                    .with_retry(retry)
                     .build()
                     .map_err(opened)?,
             ),
             "az" | "abfs" | "abfss" => Arc::new(
                 MicrosoftAzureBuilder::from_env()
                     .with_url(url.as_str())
+                    .with_retry(retry)
                     .build()
                     .map_err(opened)?,
             ),

@@ -96,4 +96,25 @@ impl Envelope {
             payload_sha256: sha256_hex(body),
         }
     }
+
+    /// The envelope of a payload that could not be read as a record or event, for its
+    /// quarantine row: `id` is the sender's id if it gave one, else `unparsed:<sha16>`.
+    pub fn for_unusable(
+        id: Option<&str>,
+        source: Source,
+        body: &[u8],
+        received_at: DateTime<Utc>,
+        verified_by: &str,
+    ) -> Envelope {
+        let sha = sha256_hex(body);
+        Envelope {
+            event_id: id.map_or_else(|| format!("unparsed:{}", &sha[..16]), str::to_string),
+            source,
+            event_type: String::new(),
+            received_at,
+            verified_by: verified_by.to_string(),
+            occurred_at: None,
+            payload_sha256: sha,
+        }
+    }
 }

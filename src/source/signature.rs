@@ -20,7 +20,7 @@ type HmacSha256 = Hmac<Sha256>;
 pub enum SignatureError {
     /// A required header is absent or empty.
     #[error("missing header: {0}")]
-    MissingHeader(&'static str),
+    MissingHeader(String),
     /// The timestamp header is not whole seconds since the epoch.
     #[error("invalid webhook-timestamp: not a unix time in seconds")]
     BadTimestamp,
@@ -76,7 +76,7 @@ impl Secret {
 fn present<'a>(value: Option<&'a str>, name: &'static str) -> Result<&'a str, SignatureError> {
     value
         .filter(|v| !v.trim().is_empty())
-        .ok_or(SignatureError::MissingHeader(name))
+        .ok_or_else(|| SignatureError::MissingHeader(name.to_string()))
 }
 
 /// Reads a comma-separated list of secrets; `whsec_` ones are base64, others are used as
@@ -187,13 +187,13 @@ pub fn sign_hmac_hex(secret: &Secret, body: &[u8]) -> String {
 pub fn verify_hmac_hex(
     secrets: &[Secret],
     header: Option<&str>,
-    header_name: &'static str,
+    header_name: &str,
     body: &[u8],
 ) -> Result<(), SignatureError> {
     let value = header
         .map(str::trim)
         .filter(|v| !v.is_empty())
-        .ok_or(SignatureError::MissingHeader(header_name))?;
+        .ok_or_else(|| SignatureError::MissingHeader(header_name.to_string()))?;
     let value = value.strip_prefix("sha256=").unwrap_or(value);
     let tag = hex::decode(value).map_err(|_| SignatureError::Mismatch)?;
     for secret in secrets {
@@ -289,7 +289,10 @@ mod tests {
             ..headers("", "1", &header)
         };
         let missing = verify_standard(&key, &no_id, body, NOW, 300);
-        assert_eq!(missing, Err(SignatureError::MissingHeader("webhook-id")));
+        assert_eq!(
+            missing,
+            Err(SignatureError::MissingHeader("webhook-id".into()))
+        );
     }
 
     #[test]
@@ -307,7 +310,7 @@ mod tests {
         );
         assert_eq!(
             verify_hmac_hex(&key, None, name, body),
-            Err(SignatureError::MissingHeader(name))
+            Err(SignatureError::MissingHeader(name.into()))
         );
     }
 
