@@ -7,6 +7,7 @@
 mod cli;
 mod landing;
 mod readers;
+mod receive;
 mod signature;
 mod simulator;
 mod support;
