@@ -1,6 +1,7 @@
 //! The webhook receiver over real sockets: one test per status, durability on a failing
 //! store, operations endpoints, and the binary under the simulator with a SIGKILL mid-way.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -334,5 +335,102 @@ async fn metrics_count_received_landed_and_rejected() -> TestResult {
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
+    Ok(())
+}
+
+/// Starts `coconut-lake serve` on a port, landing into a folder, and waits until it answers.
+async fn spawn_serve(lake: &std::path::Path, port: u16) -> std::process::Child {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--store"])
+        .arg(lake)
+        .env("COCONUT_WEBHOOK_SECRET", SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
+        if health.is_ok_and(|r| r.status().is_success()) {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("serve did not come up on port {port}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_acknowledged_event_is_landed_across_a_sigkill() -> TestResult {
+    use coconut_lake::simulate::webhooks::{SendOptions, events, send};
+    use coconut_lake::simulate::{TenantOptions, generate};
+
+    let dir = tempfile::tempdir()?;
+    let lake = dir.path().join("lake");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut serve = spawn_serve(&lake, port).await;
+
+    let tenant = Arc::new(generate(&TenantOptions {
+        days: 4,
+        appointments_per_day: 400,
+        walk_ins_per_day: 300,
+        seed: 11,
+        ..TenantOptions::default()
+    }));
+    let expected: HashSet<String> = events(&tenant, None, None)
+        .iter()
+        .map(|e| e.id(&tenant, 0))
+        .collect();
+    assert!(expected.len() >= 10_000, "{} events", expected.len());
+    let options = SendOptions {
+        url: format!("http://127.0.0.1:{port}/webhooks"),
+        secrets: secrets(),
+        concurrency: 16,
+        duplicates: 0.03,
+        reorder: 0.05,
+        max_attempts: 60,
+        retry_base: Duration::from_millis(50),
+        retry_max: Duration::from_secs(1),
+        ..SendOptions::default()
+    };
+    let sender = tokio::spawn(send(Arc::clone(&tenant), options));
+
+    // Kill the receiver mid-way, without warning, and start it again on the same port.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    serve.kill()?;
+    serve.wait()?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut serve = spawn_serve(&lake, port).await;
+
+    let report = sender.await??;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert!(
+        report.statuses.get(&0).is_some_and(|n| *n > 0),
+        "the kill cut deliveries off: {report:?}"
+    );
+    assert!(
+        report.acknowledged > report.events,
+        "duplicates were sent too"
+    );
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()?;
+    assert!(stopped.success());
+    assert!(serve.wait()?.success(), "graceful stop exits 0");
+
+    let store = Store::open(lake.to_str().unwrap())?;
+    let mut landed = HashSet::new();
+    for table in Table::all() {
+        let batch = read_table(&store, table).await;
+        if table == Table::Quarantine {
+            assert_eq!(batch.num_rows(), 0, "nothing unusable was sent");
+        }
+        landed.extend(strings(&batch, "event_id"));
+    }
+    let missing: Vec<&String> = expected.difference(&landed).take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not landed: {missing:?}"
+    );
     Ok(())
 }
