@@ -50,7 +50,11 @@ pub fn appointment_batches(
 
 /// The process's peak resident set size in MiB (Linux `VmHWM`).
 pub fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    vm_hwm_mib(&std::fs::read_to_string("/proc/self/status").unwrap_or_default())
+}
+
+/// The `VmHWM` line of a `/proc/<pid>/status` text, in MiB (0 when absent).
+pub fn vm_hwm_mib(status: &str) -> f64 {
     let kib: f64 = status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))

@@ -340,7 +340,7 @@ async fn metrics_count_received_landed_and_rejected() -> TestResult {
 
 /// Starts `coconut-lake serve` on a port, landing into a folder, and waits until it answers.
 async fn spawn_serve(lake: &std::path::Path, port: u16) -> std::process::Child {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--store"])
         .arg(lake)
         .env("COCONUT_WEBHOOK_SECRET", SECRET)
@@ -355,6 +355,8 @@ async fn spawn_serve(lake: &std::path::Path, port: u16) -> std::process::Child {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("serve did not come up on port {port}");
 }
 

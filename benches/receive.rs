@@ -1,0 +1,246 @@
+//! Receiver throughput: signed webhooks of about 1 KB over 64 connections into
+//! `coconut-lake serve` on a local-folder store, next to a bare axum handler that answers
+//! 200 without any work, both measured in this invocation with the same sender.
+//!
+//! Both servers run as child processes, so each one's peak RSS is its own; the sender is
+//! the simulator's load mode (`simulate::webhooks::send`) in this process. After the run
+//! the receiver is stopped with SIGTERM and the rows in its landing files are counted:
+//! every acknowledged delivery must be there.
+//!
+//! Run: `cargo bench --bench receive` (options: `-- --seconds S --connections N`).
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use coconut_lake::simulate::webhooks::{Scheme, SendOptions, SendReport, events, send};
+use coconut_lake::simulate::{Tenant, TenantOptions, generate};
+use coconut_lake::source::signature::parse_secrets;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const SECRET: &str = "whsec_YmVuY2htYXJrLXNlY3JldC1mb3ItcmVjZWl2ZXI=";
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if std::env::args().any(|a| a == "--bare") {
+        return runtime.block_on(bare_server());
+    }
+    runtime.block_on(measure())
+}
+
+async fn measure() -> Result<()> {
+    let seconds = arg("--seconds", 10);
+    let connections = arg("--connections", 64) as usize;
+    let tenant = Arc::new(generate(&TenantOptions {
+        days: 7,
+        ..TenantOptions::default()
+    }));
+    let sample = events(&tenant, None, None);
+    let bytes: usize = sample
+        .iter()
+        .map(|e| e.body(&tenant, &e.id(&tenant, 0), false).len())
+        .sum();
+    say(format!(
+        "payloads: {} distinct events cycled with fresh ids, {:.0} bytes on average; {connections} connections, {seconds} s per server",
+        sample.len(),
+        bytes as f64 / sample.len().max(1) as f64
+    ));
+
+    let mut bare = Server::start(
+        Command::new(std::env::current_exe()?).arg("--bare"),
+        "listening on ",
+    )?;
+    let bare_report = load(&tenant, &bare.url, connections, seconds).await?;
+    let bare_rss = bare.stop()?;
+    report("bare handler", &bare_report, bare_rss);
+
+    // The receiver with every default of the pipeline file, on a local folder.
+    let lake = tempfile::tempdir()?;
+    let pipeline = lake.path().join("pipeline.toml");
+    std::fs::write(
+        &pipeline,
+        "[store]\nurl = \"lake\"\n[source]\napi_url = \"http://127.0.0.1:1/api/v2\"\n",
+    )?;
+    let mut serve = Server::start(
+        Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--pipeline"])
+            .arg(&pipeline)
+            .arg("--store")
+            .arg(lake.path())
+            .env("COCONUT_WEBHOOK_SECRET", SECRET)
+            .env("RUST_LOG", "warn"),
+        "receiving webhooks on ",
+    )?;
+    let serve_report = load(&tenant, &serve.url, connections, seconds).await?;
+    let serve_rss = serve.stop()?;
+    report("serve", &serve_report, serve_rss);
+
+    let landed = landed_rows(&lake.path().join("landing"))?;
+    say(format!(
+        "serve vs bare: {:.2}x requests/s; landed rows {landed} for {} acknowledged deliveries{}",
+        serve_report.rate / bare_report.rate,
+        serve_report.acknowledged,
+        if landed >= serve_report.acknowledged {
+            ""
+        } else {
+            " (MISSING ROWS)"
+        }
+    ));
+    if landed < serve_report.acknowledged {
+        return Err("acknowledged deliveries are missing from landing".into());
+    }
+    Ok(())
+}
+
+/// Sends signed events for `seconds` over `connections` connections.
+async fn load(
+    tenant: &Arc<Tenant>,
+    url: &str,
+    connections: usize,
+    seconds: u64,
+) -> Result<SendReport> {
+    let options = SendOptions {
+        url: url.to_string(),
+        scheme: Scheme::Standard,
+        secrets: parse_secrets(SECRET)?,
+        concurrency: connections,
+        load_for: Some(Duration::from_secs(seconds)),
+        ..SendOptions::default()
+    };
+    Ok(send(Arc::clone(tenant), options).await?)
+}
+
+fn report(name: &str, report: &SendReport, rss_mib: f64) {
+    say(format!(
+        "{name}: {} acknowledged, {} failed, {} retries in {:.1} s = {:.0} events/s; latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms; peak RSS {rss_mib:.0} MiB; statuses {:?}",
+        report.acknowledged,
+        report.failed,
+        report.retries,
+        report.seconds,
+        report.rate,
+        report.latency_ms.p50,
+        report.latency_ms.p90,
+        report.latency_ms.p99,
+        report.latency_ms.max,
+        report.statuses,
+    ));
+}
+
+fn say(line: String) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// A server child process and the webhook URL it printed.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    /// Starts the command and waits for the line that names its URL.
+    fn start(command: &mut Command, marker: &str) -> Result<Server> {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let Some(line) = lines.next() else {
+                return Err(format!("the server exited before printing {marker:?}").into());
+            };
+            if let Some(url) = line?.strip_prefix(marker) {
+                break url.trim().to_string();
+            }
+        };
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Server { child, url })
+    }
+
+    /// Reads the peak RSS, stops the process with SIGTERM and waits for it.
+    fn stop(&mut self) -> Result<f64> {
+        let rss = peak_rss_of(self.child.id());
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        let status = self.child.wait()?;
+        if !status.success() {
+            return Err(format!("the server exited with {status}").into());
+        }
+        Ok(rss)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Peak resident set size of another process in MiB (Linux `VmHWM`).
+fn peak_rss_of(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    support::vm_hwm_mib(&status)
+}
+
+/// The baseline: answers 200 to every POST without reading a header or looking at the body
+/// beyond receiving it.
+async fn bare_server() -> Result<()> {
+    let app = axum::Router::new().route(
+        "/webhooks",
+        axum::routing::post(|_: axum::body::Bytes| async { axum::http::StatusCode::OK }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    say(format!(
+        "listening on http://{}/webhooks",
+        listener.local_addr()?
+    ));
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(terminate)
+        .await?;
+    Ok(())
+}
+
+/// Rows in every Parquet file below the landing folder, from the files' footers.
+fn landed_rows(root: &std::path::Path) -> Result<u64> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let mut rows = 0u64;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                let reader = SerializedFileReader::new(std::fs::File::open(&path)?)?;
+                rows += reader.metadata().file_metadata().num_rows() as u64;
+            }
+        }
+    }
+    Ok(rows)
+}
