@@ -11,16 +11,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use coconut_lake::simulate::webhooks::{Scheme, SendOptions, SendReport, events, send};
 use coconut_lake::simulate::{Tenant, TenantOptions, generate};
 use coconut_lake::source::signature::parse_secrets;
-
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+use support::{Result, Server, parquet_rows, say};
 
 const SECRET: &str = "whsec_YmVuY2htYXJrLXNlY3JldC1mb3ItcmVjZWl2ZXI=";
 
@@ -90,7 +88,7 @@ async fn measure() -> Result<()> {
     let serve_rss = serve.stop()?;
     report("serve", &serve_report, serve_rss);
 
-    let landed = landed_rows(&lake.path().join("landing"))?;
+    let landed = parquet_rows(&lake.path().join("landing"))?;
     say(format!(
         "serve vs bare: {:.2}x requests/s; landed rows {landed} for {} acknowledged deliveries{}",
         serve_report.rate / bare_report.rate,
@@ -141,66 +139,6 @@ fn report(name: &str, report: &SendReport, rss_mib: f64) {
     ));
 }
 
-fn say(line: String) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stdout(), "{line}");
-}
-
-/// A server child process and the webhook URL it printed.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    /// Starts the command and waits for the line that names its URL.
-    fn start(command: &mut Command, marker: &str) -> Result<Server> {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let Some(line) = lines.next() else {
-                return Err(format!("the server exited before printing {marker:?}").into());
-            };
-            if let Some(url) = line?.strip_prefix(marker) {
-                break url.trim().to_string();
-            }
-        };
-        // Keep draining its output so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(Server { child, url })
-    }
-
-    /// Reads the peak RSS, stops the process with SIGTERM and waits for it.
-    fn stop(&mut self) -> Result<f64> {
-        let rss = peak_rss_of(self.child.id());
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()?;
-        let status = self.child.wait()?;
-        if !status.success() {
-            return Err(format!("the server exited with {status}").into());
-        }
-        Ok(rss)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Peak resident set size of another process in MiB (Linux `VmHWM`).
-fn peak_rss_of(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    support::vm_hwm_mib(&status)
-}
-
 /// The baseline: answers 200 to every POST without reading a header or looking at the body
 /// beyond receiving it.
 async fn bare_server() -> Result<()> {
@@ -224,23 +162,4 @@ async fn bare_server() -> Result<()> {
         .with_graceful_shutdown(terminate)
         .await?;
     Ok(())
-}
-
-/// Rows in every Parquet file below the landing folder, from the files' footers.
-fn landed_rows(root: &std::path::Path) -> Result<u64> {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    let mut rows = 0u64;
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                let reader = SerializedFileReader::new(std::fs::File::open(&path)?)?;
-                rows += reader.metadata().file_metadata().num_rows() as u64;
-            }
-        }
-    }
-    Ok(rows)
 }

@@ -31,6 +31,18 @@ pub const WEBHOOKS_REJECTED: &str = "coconut_webhooks_rejected_total";
 /// Seconds from a webhook request's arrival to its answer, by `status` class.
 pub const WEBHOOK_SECONDS: &str = "coconut_webhook_seconds";
 
+/// Outbound HTTP attempts (admin API calls), by `status` class (`2xx`, `429`, `4xx`,
+/// `5xx`, `none` when no answer came).
+pub const HTTP_REQUESTS: &str = "coconut_http_requests_total";
+/// Outbound HTTP retries.
+pub const HTTP_RETRIES: &str = "coconut_http_retries_total";
+/// Backfill runs of a resource, by `resource` and `outcome` (complete, stopped, failed).
+pub const BACKFILL_RUNS: &str = "coconut_backfill_runs_total";
+/// Admin API pages read by the backfill, by `resource`.
+pub const BACKFILL_PAGES: &str = "coconut_backfill_pages_total";
+/// Records landed by the backfill, by `resource`.
+pub const BACKFILL_RECORDS: &str = "coconut_backfill_records_total";
+
 /// Histogram buckets for latencies, in seconds.
 const SECONDS_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

@@ -1,7 +1,11 @@
-//! Shared by the benchmarks: generated appointment batches and peak memory.
+//! Shared by the benchmarks: generated appointment batches, child processes measured for
+//! time and peak memory, and row counts of landed files.
 
 // Each benchmark uses a part of this module.
 #![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 
 use arrow::array::RecordBatch;
 use chrono::{Duration, TimeZone, Utc};
@@ -10,10 +14,7 @@ use coconut_lake::source::{Entity, Resource};
 use serde_json::json;
 
 /// Appointment batches of `batch_rows`, varied the way a tenant's are.
-pub fn appointment_batches(
-    rows: usize,
-    batch_rows: usize,
-) -> Result<Vec<RecordBatch>, Box<dyn std::error::Error>> {
+pub fn appointment_batches(rows: usize, batch_rows: usize) -> Result<Vec<RecordBatch>> {
     let converter = Converter::default();
     let zones = ["America/Toronto", "America/Vancouver", "Europe/London"];
     let statuses = ["completed", "no_show", "cancelled", "confirmed", "served"];
@@ -79,4 +80,134 @@ pub fn dir_bytes(path: &std::path::Path) -> u64 {
         }
     }
     total
+}
+
+/// A benchmark's error type: any error, reported by `main`.
+pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Prints one line of the benchmark's report.
+pub fn say(line: String) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// A server child process and the URL it printed.
+pub struct Server {
+    /// The process.
+    pub child: Child,
+    /// The URL from its start-up line.
+    pub url: String,
+}
+
+impl Server {
+    /// Starts the command and waits for the line that names its URL (the rest of the line
+    /// after `marker`, up to the first space).
+    pub fn start(command: &mut Command, marker: &str) -> Result<Server> {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let Some(line) = lines.next() else {
+                return Err(format!("the server exited before printing {marker:?}").into());
+            };
+            if let Some(rest) = line?.strip_prefix(marker) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+        };
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Server { child, url })
+    }
+
+    /// Reads the peak RSS, stops the process with SIGTERM and waits for it to exit 0.
+    pub fn stop(&mut self) -> Result<f64> {
+        let rss = peak_rss_of(self.child.id());
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        let status = self.child.wait()?;
+        if !status.success() {
+            return Err(format!("the server exited with {status}").into());
+        }
+        Ok(rss)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Peak resident set size of another process in MiB (Linux `VmHWM`).
+pub fn peak_rss_of(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    vm_hwm_mib(&status)
+}
+
+/// Runs a command to its end, sampling its peak RSS until it exits; returns its output,
+/// wall seconds and peak RSS in MiB.
+pub fn run_measured(command: &mut Command) -> Result<(std::process::Output, f64, f64)> {
+    let started = std::time::Instant::now();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = child.id();
+    let mut stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut stderr = child.stderr.take().ok_or("no stderr")?;
+    let out = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut text);
+        text
+    });
+    // VmHWM only grows, so the last reading before the exit is the peak to within the
+    // sampling interval.
+    let mut rss: f64 = 0.0;
+    let status = loop {
+        rss = rss.max(peak_rss_of(pid));
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let output = std::process::Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    };
+    Ok((output, seconds, rss))
+}
+
+/// Rows in every Parquet file below a folder, from the files' footers.
+pub fn parquet_rows(root: &std::path::Path) -> Result<u64> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let mut rows = 0u64;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                let reader = SerializedFileReader::new(std::fs::File::open(&path)?)?;
+                rows += reader.metadata().file_metadata().num_rows() as u64;
+            }
+        }
+    }
+    Ok(rows)
 }

@@ -1,8 +1,10 @@
 //! Every command and flag, defined in one place, and the dispatch to each command's file.
 
+mod backfill;
 mod check;
 mod land;
 pub mod output;
+mod secrets;
 mod serve;
 mod simulate;
 
@@ -45,6 +47,8 @@ pub enum Command {
     Check,
     /// Lands saved JSON:API documents or webhook events from files into the store.
     Land(LandArgs),
+    /// Pulls admin API resources incrementally and lands them (one run, for cron).
+    Backfill(BackfillArgs),
     /// Receives Coconut webhooks and lands them, until SIGINT or SIGTERM.
     Serve(ServeArgs),
     /// Runs a simulated Coconut tenant: its admin API, its webhooks or its ground truth.
@@ -67,6 +71,24 @@ pub struct ServeArgs {
     pub listen: std::net::SocketAddr,
 }
 
+/// Arguments of `backfill`.
+#[derive(Debug, clap::Args)]
+pub struct BackfillArgs {
+    /// Base URL of the admin API, overriding the pipeline's `source.api_url`.
+    #[arg(long, env = "COCONUT_API_URL")]
+    pub api_url: Option<String>,
+    /// A resource to pull (repeatable); all of the pipeline's resources when left out.
+    #[arg(long = "resource", value_name = "NAME")]
+    pub resources: Vec<crate::source::Entity>,
+    /// Pull everything again, ignoring the checkpoints.
+    #[arg(long, conflicts_with = "since")]
+    pub full: bool,
+    /// Pull what changed at or after TIME (RFC 3339, or a date for midnight UTC),
+    /// ignoring the checkpoints.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+}
+
 /// Runs a parsed command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(cli.log_format);
@@ -82,6 +104,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Land(ref args) => {
             let pipeline = pipeline(&cli.pipeline, cli.store.as_deref())?;
             runtime.block_on(land::run(&pipeline, args))
+        }
+        Command::Backfill(ref args) => {
+            let pipeline = pipeline(&cli.pipeline, cli.store.as_deref())?;
+            runtime.block_on(backfill::run(&pipeline, args))
         }
         Command::Serve(ref args) => {
             let pipeline = pipeline(&cli.pipeline, cli.store.as_deref())?;
@@ -106,7 +132,8 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     let usage = error.chain().any(|cause| {
         cause.downcast_ref::<ConfigError>().is_some()
             || cause.downcast_ref::<land::InputError>().is_some()
-            || cause.downcast_ref::<serve::SecretError>().is_some()
+            || cause.downcast_ref::<secrets::SecretError>().is_some()
+            || cause.downcast_ref::<backfill::BadSince>().is_some()
     });
     if usage { 2 } else { 1 }
 }

@@ -1,9 +1,14 @@
 //! The one place that writes command results to standard output.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+//!
+//! A closed standard output (a reader that went away, such as `| head`) does not stop a
+//! command: servers keep serving, and their results are only not shown.
+#![allow(clippy::print_stderr)]
+
+use std::io::Write;
 
 /// Prints one line of command output.
 pub fn line(text: impl std::fmt::Display) {
-    println!("{text}");
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
 /// Prints rows as aligned columns under a header.
@@ -24,9 +29,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
             .collect();
         padded.join("  ").trim_end().to_string()
     };
-    println!("{}", render(header.to_vec()));
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", render(header.to_vec()));
     for row in rows {
-        println!("{}", render(row.iter().map(String::as_str).collect()));
+        let _ = writeln!(out, "{}", render(row.iter().map(String::as_str).collect()));
     }
 }
 

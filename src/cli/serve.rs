@@ -6,61 +6,26 @@ use std::time::Duration;
 use anyhow::Context;
 use object_store::RetryConfig;
 
-use super::{ServeArgs, output};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::secrets::{SecretError, read};
+use super::{ServeArgs, backfill, output};
+use crate::backfill::{Plan, Progress, Start};
 use crate::config::{Pipeline, ReceiverConfig, SignatureScheme};
 use crate::land::{Lander, Store};
 use crate::model::Converter;
 use crate::receive::{Receiver, Verifier, WEBHOOK_PATH, run};
 use crate::source::signature::{Secret, parse_secrets};
 
-/// A missing or unreadable webhook secret.
-#[derive(Debug, thiserror::Error)]
-pub enum SecretError {
-    /// Neither the variable nor the file holds a secret.
-    #[error("no webhook secret: set {variable}{}", file_hint(.file))]
-    Missing {
-        /// The environment variable.
-        variable: String,
-        /// The file, if the pipeline names one.
-        file: Option<std::path::PathBuf>,
-    },
-    /// The file could not be read.
-    #[error("failed to read the webhook secrets file {path}: {source}")]
-    Read {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The secrets do not parse.
-    #[error("invalid webhook secret: {0}")]
-    Invalid(#[from] crate::source::signature::SignatureError),
-}
-
-fn file_hint(file: &Option<std::path::PathBuf>) -> String {
-    file.as_ref()
-        .map(|f| format!(" or write {}", f.display()))
-        .unwrap_or_default()
-}
-
 /// Reads the secrets from the pipeline's variable, else its file; never logs them.
 pub fn secrets(receiver: &ReceiverConfig) -> Result<Vec<Secret>, SecretError> {
-    if let Ok(list) = std::env::var(&receiver.secrets_env) {
-        return Ok(parse_secrets(&list)?);
-    }
-    let missing = || SecretError::Missing {
-        variable: receiver.secrets_env.clone(),
-        file: receiver.secrets_file.clone(),
-    };
-    let path = receiver.secrets_file.as_ref().ok_or_else(missing)?;
-    if !path.exists() {
-        return Err(missing());
-    }
-    let text = std::fs::read_to_string(path).map_err(|source| SecretError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(parse_secrets(text.trim())?)
+    let list = read(
+        "webhook secret",
+        &receiver.secrets_env,
+        receiver.secrets_file.as_deref(),
+    )?;
+    Ok(parse_secrets(&list)?)
 }
 
 /// The receiver's store retry policy: a failing store answers 503 within seconds, and the
@@ -88,10 +53,12 @@ pub async fn run_serve(pipeline: &Pipeline, args: &ServeArgs) -> anyhow::Result<
         },
     };
     let store = Store::open_with_retry(&pipeline.store.url, store_retry())?;
+    let converter = Arc::new(Converter::new(pipeline.convert_options()));
+    let lander = Lander::start(store.clone(), pipeline.landing_limits());
     let receiver = Arc::new(Receiver {
         verifier,
-        converter: Converter::new(pipeline.convert_options()),
-        lander: Lander::start(store.clone(), pipeline.landing_limits()),
+        converter: Arc::clone(&converter),
+        lander: lander.clone(),
         store: store.clone(),
         body_limit: config.body_limit.0 as usize,
         metrics: crate::telemetry::prometheus(),
@@ -107,15 +74,68 @@ pub async fn run_serve(pipeline: &Pipeline, args: &ServeArgs) -> anyhow::Result<
         "receiving webhooks on http://{address}{WEBHOOK_PATH}"
     ));
     output::line(format!("landing into {}", store.url()));
-    run(listener, receiver, shutdown_signal())
+    let (stop, stopped) = watch::channel(false);
+    let schedule = backfill_schedule(pipeline, &store, &lander, &converter, stopped);
+    // On a signal the schedule stops after its current page; the receiver then stops
+    // accepting, answers what is in flight, and the landing writer lands the rest.
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+        if let Some(schedule) = schedule {
+            let _ = schedule.await;
+        }
+    };
+    run(listener, receiver, shutdown)
         .await
         .context("the receiver failed")?;
     tracing::info!("receiver stopped");
     Ok(())
 }
 
+/// Starts the scheduled backfill, if the pipeline has one and the API token is there.
+fn backfill_schedule(
+    pipeline: &Pipeline,
+    store: &Store,
+    lander: &Lander,
+    converter: &Arc<Converter>,
+    stop: watch::Receiver<bool>,
+) -> Option<JoinHandle<()>> {
+    let every = pipeline.schedules.backfill?;
+    let plan = Plan {
+        resources: pipeline.resources(),
+        start: Start::Incremental,
+        api_url: None,
+    };
+    let job = backfill::job(
+        pipeline,
+        plan,
+        store.clone(),
+        lander.clone(),
+        Arc::clone(converter),
+        Progress::Quiet,
+    );
+    match job {
+        Ok(job) => {
+            output::line(format!(
+                "backfilling {} every {every}",
+                pipeline.source.api_url
+            ));
+            Some(tokio::spawn(crate::backfill::every(
+                Arc::new(job),
+                every.0,
+                stop,
+            )))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the scheduled backfill is off");
+            output::line(format!("scheduled backfill off: {e:#}"));
+            None
+        }
+    }
+}
+
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };

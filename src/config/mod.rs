@@ -135,6 +135,26 @@ pub struct SourceConfig {
     /// Resources pulled at the same time.
     #[serde(default = "defaults::concurrency")]
     pub concurrency: usize,
+    /// Requests per second the backfill sends at most, across resources; 0 for no limit
+    /// (429 answers are still honoured).
+    #[serde(default)]
+    pub rate_limit: f64,
+    /// Attempts per API call, the first included.
+    #[serde(default = "defaults::max_attempts")]
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubled for each later one, with jitter.
+    #[serde(default = "defaults::retry_base")]
+    pub retry_base: Span,
+    /// Longest delay between retries (a longer `Retry-After` is still honoured).
+    #[serde(default = "defaults::retry_max")]
+    pub retry_max: Span,
+    /// Timeout of one API request, body included.
+    #[serde(default = "defaults::request_timeout")]
+    pub request_timeout: Span,
+    /// How long a backfill's lease on a resource lasts unless renewed; a crashed run's
+    /// lease frees the resource after this.
+    #[serde(default = "defaults::lease_ttl")]
+    pub lease_ttl: Span,
     /// Zone for engagements whose record and location name none; unset leaves their
     /// `business_date` empty until the location is known.
     #[serde(default)]
@@ -315,6 +335,21 @@ impl Pipeline {
         if source.concurrency == 0 {
             return Err(invalid("source.concurrency", "must be at least 1".into()));
         }
+        if !(source.rate_limit >= 0.0 && source.rate_limit.is_finite()) {
+            return Err(invalid("source.rate_limit", "must be 0 or more".into()));
+        }
+        if source.max_attempts == 0 {
+            return Err(invalid("source.max_attempts", "must be at least 1".into()));
+        }
+        if source.lease_ttl.0 < Duration::from_secs(1) {
+            return Err(invalid("source.lease_ttl", "must be at least 1s".into()));
+        }
+        if source.request_timeout.0.is_zero() {
+            return Err(invalid(
+                "source.request_timeout",
+                "must be more than 0".into(),
+            ));
+        }
         for name in &source.resources {
             name.parse::<Entity>()
                 .map_err(|e| invalid("source.resources", e.to_string()))?;
@@ -452,6 +487,21 @@ mod defaults {
     }
     pub fn concurrency() -> usize {
         4
+    }
+    pub fn max_attempts() -> u32 {
+        8
+    }
+    pub fn retry_base() -> Span {
+        Span(Duration::from_millis(500))
+    }
+    pub fn retry_max() -> Span {
+        Span(Duration::from_secs(30))
+    }
+    pub fn request_timeout() -> Span {
+        Span(Duration::from_secs(60))
+    }
+    pub fn lease_ttl() -> Span {
+        Span(Duration::from_secs(120))
     }
 }
 

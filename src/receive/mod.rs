@@ -31,7 +31,7 @@ pub struct Receiver {
     /// Authenticates deliveries.
     pub verifier: Verifier,
     /// Turns event data into rows; learns location zones from location events.
-    pub converter: Converter,
+    pub converter: Arc<Converter>,
     /// Lands rows.
     pub lander: Lander,
     /// The store, for the readiness probe.

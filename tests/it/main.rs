@@ -4,6 +4,7 @@
 // Test code may unwrap: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
+mod backfill;
 mod cli;
 mod landing;
 mod readers;

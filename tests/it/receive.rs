@@ -34,7 +34,7 @@ fn standard() -> Verifier {
 async fn start(store: Store, verifier: Verifier, limits: LandingLimits) -> String {
     let receiver = Arc::new(Receiver {
         verifier,
-        converter: Converter::default(),
+        converter: Arc::new(Converter::default()),
         lander: Lander::start(store.clone(), limits),
         store,
         body_limit: 4_096,
@@ -344,6 +344,7 @@ async fn spawn_serve(lake: &std::path::Path, port: u16) -> std::process::Child {
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--store"])
         .arg(lake)
         .env("COCONUT_WEBHOOK_SECRET", SECRET)
+        .env_remove("COCONUT_API_TOKEN")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

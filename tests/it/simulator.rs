@@ -11,14 +11,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
-use coconut_lake::simulate::api::{Api, ApiOptions};
+use coconut_lake::simulate::api::ApiOptions;
 use coconut_lake::simulate::webhooks::{Scheme, SendOptions, send};
 use coconut_lake::simulate::{Tenant, TenantOptions, generate};
 use coconut_lake::source::Entity;
 use coconut_lake::source::signature::parse_secrets;
 use serde_json::{Value, json};
 
-use crate::support::{TestResult, python, root};
+use crate::support::{TestResult, post_json, python, root, set_faults, start_api};
 
 fn small(seed: u64) -> TenantOptions {
     TenantOptions {
@@ -28,20 +28,6 @@ fn small(seed: u64) -> TenantOptions {
         walk_ins_per_day: 50,
         ..TenantOptions::default()
     }
-}
-
-/// Starts the API on a free loopback port; returns its base URL.
-async fn start_api(tenant: Arc<Tenant>, options: ApiOptions) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let base = format!("http://{address}{}", options.base_path);
-    let api = Arc::new(Api::new(tenant, options));
-    tokio::spawn(coconut_lake::simulate::api::run(
-        listener,
-        api,
-        std::future::pending(),
-    ));
-    base
 }
 
 fn client() -> reqwest::Client {
@@ -65,12 +51,6 @@ async fn get_json(url: &str) -> Value {
 
 async fn json_of(response: reqwest::Response) -> Value {
     serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
-}
-
-async fn post_json(url: String, value: &Value) -> reqwest::Response {
-    let request = client().post(url).bearer_auth("sim-token");
-    let request = request.header("content-type", "application/json");
-    request.body(value.to_string()).send().await.unwrap()
 }
 
 /// Follows `links.next` from a first URL; returns every (id, updated_at) in page order.
@@ -279,12 +259,6 @@ async fn requests_above_the_rate_limit_get_429_with_retry_after() -> TestResult 
         StatusCode::OK
     );
     Ok(())
-}
-
-async fn set_faults(base: &str, faults: Value) {
-    let control = format!("{}/_sim/faults", base.trim_end_matches("/api/v2"));
-    let response = post_json(control, &faults).await;
-    assert_eq!(response.status(), StatusCode::OK, "{faults}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

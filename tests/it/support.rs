@@ -164,3 +164,34 @@ pub fn python() -> PathBuf {
     );
     python
 }
+
+/// Starts the simulated admin API on a free loopback port; returns its base URL.
+pub async fn start_api(
+    tenant: std::sync::Arc<coconut_lake::simulate::Tenant>,
+    options: coconut_lake::simulate::api::ApiOptions,
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let base = format!("http://{address}{}", options.base_path);
+    let api = std::sync::Arc::new(coconut_lake::simulate::api::Api::new(tenant, options));
+    tokio::spawn(coconut_lake::simulate::api::run(
+        listener,
+        api,
+        std::future::pending(),
+    ));
+    base
+}
+
+/// Posts JSON with the simulator's token.
+pub async fn post_json(url: String, value: &Value) -> reqwest::Response {
+    let request = reqwest::Client::new().post(url).bearer_auth("sim-token");
+    let request = request.header("content-type", "application/json");
+    request.body(value.to_string()).send().await.unwrap()
+}
+
+/// Switches the simulated API's faults.
+pub async fn set_faults(base: &str, faults: Value) {
+    let control = format!("{}/_sim/faults", base.trim_end_matches("/api/v2"));
+    let response = post_json(control, &faults).await;
+    assert_eq!(response.status(), reqwest::StatusCode::OK, "{faults}");
+}
