@@ -43,6 +43,9 @@ pub const BACKFILL_PAGES: &str = "coconut_backfill_pages_total";
 /// Records landed by the backfill, by `resource`.
 pub const BACKFILL_RECORDS: &str = "coconut_backfill_records_total";
 
+/// Report exports written, by `report`.
+pub const REPORT_RUNS: &str = "coconut_report_runs_total";
+
 /// Histogram buckets for latencies, in seconds.
 const SECONDS_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

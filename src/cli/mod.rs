@@ -2,8 +2,10 @@
 
 mod backfill;
 mod check;
+mod demo;
 mod land;
 pub mod output;
+mod report;
 mod secrets;
 mod serve;
 mod simulate;
@@ -51,6 +53,13 @@ pub enum Command {
     Backfill(BackfillArgs),
     /// Receives Coconut webhooks and lands them, until SIGINT or SIGTERM.
     Serve(ServeArgs),
+    /// Runs the outcome reports and writes their exports.
+    Report(ReportArgs),
+    /// Runs one SQL query over the views and exports.
+    Query(QueryArgs),
+    /// Runs a simulated tenant, the receiver and a backfill into the store, then the
+    /// reports, and prints an outcome summary.
+    Demo(DemoArgs),
     /// Runs a simulated Coconut tenant: its admin API, its webhooks or its ground truth.
     Simulate(Box<simulate::SimulateArgs>),
 }
@@ -89,6 +98,50 @@ pub struct BackfillArgs {
     pub since: Option<String>,
 }
 
+/// Arguments of `report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Reports to run (file stems in `sql/reports/`); all when left out.
+    pub names: Vec<String>,
+    /// Also write CSV beside the Parquet file.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+/// Arguments of `query`.
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    /// One SQL statement (SELECT, WITH, EXPLAIN, SHOW or DESCRIBE).
+    pub sql: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::report::query::Format,
+    /// Write the result to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Seed of the simulated tenant.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Days of simulated activity (the default window crosses the March and April 2026
+    /// clock changes).
+    #[arg(long, default_value_t = 35)]
+    pub days: u32,
+    /// Appointments per day across the tenant.
+    #[arg(long, default_value_t = 300)]
+    pub appointments_per_day: u64,
+    /// Walk-ins per day across the tenant.
+    #[arg(long, default_value_t = 200)]
+    pub walk_ins_per_day: u64,
+    /// The last this many days of changes arrive as webhooks; the backfill brings all.
+    #[arg(long, default_value_t = 7)]
+    pub webhook_days: u32,
+}
+
 /// Runs a parsed command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(cli.log_format);
@@ -113,6 +166,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let pipeline = pipeline(&cli.pipeline, cli.store.as_deref())?;
             runtime.block_on(serve::run_serve(&pipeline, args))
         }
+        Command::Report(ref args) => {
+            let pipeline = pipeline(&cli.pipeline, cli.store.as_deref())?;
+            runtime.block_on(report::run(&pipeline, args))
+        }
+        Command::Query(ref args) => {
+            let pipeline = pipeline(&cli.pipeline, cli.store.as_deref())?;
+            runtime.block_on(report::query(&pipeline, args))
+        }
+        Command::Demo(ref args) => {
+            let pipeline = pipeline(&cli.pipeline, cli.store.as_deref())?;
+            runtime.block_on(demo::run(&pipeline, args))
+        }
         // The simulator speaks only the source contract; it reads no pipeline file.
         Command::Simulate(args) => runtime.block_on(simulate::run(*args)),
     }
@@ -134,6 +199,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<land::InputError>().is_some()
             || cause.downcast_ref::<secrets::SecretError>().is_some()
             || cause.downcast_ref::<backfill::BadSince>().is_some()
+            || report::is_usage(cause)
     });
     if usage { 2 } else { 1 }
 }

@@ -1,4 +1,5 @@
-//! `coconut-lake serve`: the webhook receiver, until SIGINT or SIGTERM.
+//! `coconut-lake serve`: the webhook receiver, the scheduled backfill and reports, and the
+//! query endpoint, until SIGINT or SIGTERM.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +11,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::secrets::{SecretError, read};
-use super::{ServeArgs, backfill, output};
+use super::{ServeArgs, backfill, output, report};
 use crate::backfill::{Plan, Progress, Start};
 use crate::config::{Pipeline, ReceiverConfig, SignatureScheme};
 use crate::land::{Lander, Store};
 use crate::model::Converter;
-use crate::receive::{Receiver, Verifier, WEBHOOK_PATH, run};
+use crate::receive::{Receiver, Verifier, WEBHOOK_PATH, run_with};
 use crate::source::signature::{Secret, parse_secrets};
 
 /// Reads the secrets from the pipeline's variable, else its file; never logs them.
@@ -74,18 +75,23 @@ pub async fn run_serve(pipeline: &Pipeline, args: &ServeArgs) -> anyhow::Result<
         "receiving webhooks on http://{address}{WEBHOOK_PATH}"
     ));
     output::line(format!("landing into {}", store.url()));
+    let extra = query_routes(pipeline, &store, address);
     let (stop, stopped) = watch::channel(false);
-    let schedule = backfill_schedule(pipeline, &store, &lander, &converter, stopped);
-    // On a signal the schedule stops after its current page; the receiver then stops
-    // accepting, answers what is in flight, and the landing writer lands the rest.
+    let schedules = [
+        backfill_schedule(pipeline, &store, &lander, &converter, stopped.clone()),
+        report_schedule(pipeline, &store, stopped),
+    ];
+    // On a signal the schedules stop after their current page or report; the receiver
+    // then stops accepting, answers what is in flight, and the landing writer lands the
+    // rest.
     let shutdown = async move {
         shutdown_signal().await;
         let _ = stop.send(true);
-        if let Some(schedule) = schedule {
+        for schedule in schedules.into_iter().flatten() {
             let _ = schedule.await;
         }
     };
-    run(listener, receiver, shutdown)
+    run_with(listener, receiver, extra, shutdown)
         .await
         .context("the receiver failed")?;
     tracing::info!("receiver stopped");
@@ -132,6 +138,56 @@ fn backfill_schedule(
             None
         }
     }
+}
+
+/// `POST /query` when the pipeline's query token is set; no routes otherwise.
+fn query_routes(pipeline: &Pipeline, store: &Store, address: std::net::SocketAddr) -> axum::Router {
+    let config = &pipeline.query;
+    match read(
+        "query token",
+        &config.token_env,
+        config.token_file.as_deref(),
+    ) {
+        Ok(token) => {
+            output::line(format!("answering queries on http://{address}/query"));
+            crate::report::http::router(Arc::new(crate::report::http::QueryService {
+                store: store.clone(),
+                sql_dir: pipeline.reports.sql_dir.clone(),
+                parameters: pipeline.reports.clone(),
+                token,
+            }))
+        }
+        Err(_) => {
+            tracing::info!(variable = %config.token_env, "query endpoint off: no token");
+            axum::Router::new()
+        }
+    }
+}
+
+/// Runs the reports every `schedules.reports`, the first time one interval after start.
+fn report_schedule(
+    pipeline: &Pipeline,
+    store: &Store,
+    mut stop: watch::Receiver<bool>,
+) -> Option<JoinHandle<()>> {
+    let every = pipeline.schedules.reports?;
+    output::line(format!("reporting every {every}"));
+    let every = every.0;
+    let (pipeline, store) = (pipeline.clone(), store.clone());
+    Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            match report::reports(&pipeline, &store, &[], false).await {
+                Ok(runs) => tracing::info!(reports = runs.len(), "scheduled reports complete"),
+                Err(e) => tracing::warn!(error = %e, "scheduled reports failed"),
+            }
+        }
+    }))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -76,9 +76,31 @@ pub struct Pipeline {
     /// How often `serve` runs each job.
     #[serde(default)]
     pub schedules: Schedules,
-    /// The named parameters of outcome definitions.
+    /// The named parameters of outcome definitions, and where the SQL lives.
     #[serde(default)]
     pub reports: ReportParameters,
+    /// The analysts' HTTP query endpoint of `serve`.
+    #[serde(default)]
+    pub query: QueryConfig,
+}
+
+/// The `[query]` table: `POST /query` on `serve`, off unless its token is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// Environment variable holding the bearer token the endpoint requires.
+    pub token_env: String,
+    /// A file holding the token, read when the variable is unset.
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            token_env: "COCONUT_QUERY_TOKEN".into(),
+            token_file: None,
+        }
+    }
 }
 
 /// The `[store]` table.
@@ -280,6 +302,11 @@ pub struct ReportParameters {
     pub no_show_grace_minutes: u32,
     /// Walk-in statuses that mean the client left without being served.
     pub abandoned_statuses: Vec<String>,
+    /// Folder of the SQL definitions (`views/` and `reports/`), relative to the working
+    /// directory.
+    pub sql_dir: PathBuf,
+    /// Whether exports include a CSV file beside the Parquet one.
+    pub csv: bool,
 }
 
 impl Default for ReportParameters {
@@ -289,6 +316,8 @@ impl Default for ReportParameters {
             late_cancel_hours: 24,
             no_show_grace_minutes: 15,
             abandoned_statuses: vec!["cancelled".into(), "removed".into(), "no_show".into()],
+            sql_dir: PathBuf::from("sql"),
+            csv: false,
         }
     }
 }
@@ -372,6 +401,12 @@ impl Pipeline {
                     let reason = format!("{entity} has no column {column}");
                     return Err(invalid(&format!("{key}.{column}"), reason));
                 }
+            }
+        }
+        for status in &self.reports.abandoned_statuses {
+            if status.is_empty() || !status.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                let reason = format!("{status:?} is not a status word (lowercase and _)");
+                return Err(invalid("reports.abandoned_statuses", reason));
             }
         }
         let landing = &self.landing;

@@ -61,6 +61,16 @@ pub async fn run(
     receiver: Arc<Receiver>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    run_with(listener, receiver, Router::new(), shutdown).await
+}
+
+/// [`run`] with more routes served beside the receiver's, such as `POST /query`.
+pub async fn run_with(
+    listener: TcpListener,
+    receiver: Arc<Receiver>,
+    extra: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let lander = receiver.lander.clone();
     let upkeep = receiver.metrics.clone().map(|handle| {
         tokio::spawn(async move {
@@ -71,7 +81,7 @@ pub async fn run(
             }
         })
     });
-    let served = axum::serve(listener, app(receiver))
+    let served = axum::serve(listener, app(receiver).merge(extra))
         .with_graceful_shutdown(shutdown)
         .await;
     tracing::info!("receiver stopped accepting; flushing the landing writer");

@@ -1,5 +1,14 @@
-//! Reading what landing wrote: a DataFusion session over the store's landing tables.
+//! Reading what landing wrote: a DataFusion session over the landing tables, the views and
+//! reports defined in `sql/`, their exports, and the analysts' queries.
 
+pub mod definitions;
+pub mod export;
+mod functions;
+pub mod http;
+pub mod query;
+pub mod run;
 mod session;
 
+pub use definitions::{Definitions, Parameters};
+pub use run::{ReportError, ReportRun, RunOptions, open_query_session, open_views, run_reports};
 pub use session::{open_session, table_counts};

@@ -1,5 +1,6 @@
 //! A DataFusion session with every landing table registered under its entity name, read
-//! with the known schemas (no inference) and the `date=` partition as a DATE column.
+//! with the known schemas (no inference) and the `date=` partition as a DATE column, and
+//! the project's SQL functions (`local_time`).
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub async fn open_session(store: &Store) -> Result<SessionContext, DataFusionErr
         false,
     );
     let ctx = SessionContext::new_with_config(config);
+    ctx.register_udf(super::functions::local_time());
     ctx.register_object_store(&store.bucket_url(), store.bucket_store().clone());
     for table in Table::all() {
         let url = ListingTableUrl::parse(store.url_of(&format!("{}/", table.prefix())))?;

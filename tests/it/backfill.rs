@@ -26,7 +26,7 @@ use crate::support::{TestResult, post_json, set_faults, start_api};
 
 const TOKEN: &str = "sim-token";
 
-fn tenant(seed: u64) -> Arc<Tenant> {
+pub fn tenant(seed: u64) -> Arc<Tenant> {
     Arc::new(generate(&TenantOptions {
         seed,
         days: 12,
@@ -52,7 +52,7 @@ fn pipeline_text(lake: &Path, api: &str, source_extra: &str) -> String {
     )
 }
 
-fn pipeline(lake: &Path, api: &str, source_extra: &str) -> Pipeline {
+pub fn pipeline(lake: &Path, api: &str, source_extra: &str) -> Pipeline {
     let text = pipeline_text(lake, api, source_extra);
     Pipeline::parse(&text, Path::new("test.toml")).unwrap()
 }
@@ -63,7 +63,7 @@ fn write_pipeline(dir: &Path, lake: &Path, api: &str, source_extra: &str) -> std
     path
 }
 
-async fn backfill(pipeline: &Pipeline, start: Start, resources: &[Entity]) -> Vec<Report> {
+pub async fn backfill(pipeline: &Pipeline, start: Start, resources: &[Entity]) -> Vec<Report> {
     let store = Store::open(&pipeline.store.url).unwrap();
     let lander = Lander::start(store.clone(), pipeline.landing_limits());
     let converter = Arc::new(Converter::new(pipeline.convert_options()));
@@ -92,7 +92,7 @@ async fn backfill(pipeline: &Pipeline, start: Start, resources: &[Entity]) -> Ve
     reports
 }
 
-fn assert_complete(reports: &[Report]) {
+pub fn assert_complete(reports: &[Report]) {
     for report in reports {
         assert!(
             report.outcome.is_ok(),
