@@ -7,7 +7,7 @@ use url::Url;
 use super::pager::Request;
 use crate::config::{Pipeline, SourceConfig};
 use crate::http::{Http, HttpError, Repeat};
-use crate::source::{Document, Entity};
+use crate::source::{Document, Entity, Outline};
 
 /// A page request that did not give a usable page.
 #[derive(Debug, thiserror::Error)]
@@ -33,15 +33,32 @@ pub enum FetchError {
     },
 }
 
-/// One answered page.
+/// One answered page: its body, and the outline that decides the next request.
 #[derive(Debug)]
 pub struct Page {
     /// The URL it came from.
     pub url: String,
-    /// The parsed document.
-    pub document: Document,
-    /// The body's size.
-    pub bytes: usize,
+    /// The ids, `updated_at` and counts, read ahead of the full parse.
+    pub outline: Outline,
+    /// The body as received.
+    pub body: bytes::Bytes,
+}
+
+impl Page {
+    /// Reads the whole document; a body whose records differ from its outline is refused.
+    pub fn document(&self) -> Result<Document, FetchError> {
+        let malformed = |reason: String| FetchError::Malformed {
+            url: self.url.clone(),
+            reason,
+        };
+        let document = Document::from_slice(&self.body).map_err(|e| malformed(e.to_string()))?;
+        if document.data.len() != self.outline.records.len() {
+            return Err(malformed(
+                "the records could not be read consistently".into(),
+            ));
+        }
+        Ok(document)
+    }
 }
 
 /// Pages of the admin API.
@@ -107,7 +124,7 @@ impl ApiClient {
         Ok(url.to_string())
     }
 
-    /// Fetches and parses one page.
+    /// Fetches one page and reads its outline; [`Page::document`] reads the rest.
     pub async fn fetch(&self, entity: Entity, request: &Request) -> Result<Page, FetchError> {
         let url = self.page_url(entity, request)?;
         let answer = self
@@ -119,14 +136,14 @@ impl ApiClient {
                     .header(reqwest::header::ACCEPT, "application/vnd.api+json")
             })
             .await?;
-        let document = Document::from_slice(&answer.body).map_err(|e| FetchError::Malformed {
+        let outline = Outline::from_slice(&answer.body).map_err(|e| FetchError::Malformed {
             url: url.clone(),
             reason: e.to_string(),
         })?;
         Ok(Page {
             url,
-            document,
-            bytes: answer.body.len(),
+            outline,
+            body: answer.body,
         })
     }
 }

@@ -30,7 +30,7 @@ use crate::config::Pipeline;
 use crate::http::{Http, HttpError, RetryPolicy};
 use crate::land::{LandError, Lander, Store};
 use crate::model::{Converter, Envelope, RowSet, Table};
-use crate::source::{Entity, Resource};
+use crate::source::{Entity, Outline, OutlineRecord};
 use crate::telemetry as names;
 use pager::{Pager, Request, Seen};
 
@@ -38,7 +38,7 @@ use pager::{Pager, Request, Seen};
 const VERIFIED_BY: &str = "api_token";
 
 /// Groups of pages whose files may be in flight at once, per resource.
-const GROUPS_IN_FLIGHT: usize = 4;
+const GROUPS_IN_FLIGHT: usize = 2;
 
 /// Records gathered from pages before they are landed as one file.
 const GROUP_RECORDS: u64 = 10_000;
@@ -252,12 +252,12 @@ impl Backfill {
             if *stop.borrow() {
                 return;
             }
-            match self.api.fetch(Entity::Locations, &request).await {
-                Ok(page) => {
-                    self.converter.learn_included(&page.document.data);
-                    self.converter.learn_included(&page.document.included);
-                    let seen = seen(&page.document.data);
-                    pager.advance(&seen, page.document.total_pages);
+            let page = self.api.fetch(Entity::Locations, &request).await;
+            match page.and_then(|page| Ok((page.document()?, page))) {
+                Ok((document, page)) => {
+                    self.converter.learn_included(&document.data);
+                    self.converter.learn_included(&document.included);
+                    pager.advance(&seen(&page.outline), page.outline.total_pages);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not read locations for their zones; engagements may lack a business day");
@@ -384,25 +384,32 @@ impl Backfill {
             if pager
                 .next_request()
                 .is_some_and(|r| r.page == 1 && r.since == since)
-                && let Some(total) = page.document.total
+                && let Some(total) = page.outline.total
             {
                 tracker.expect(total);
             }
             metrics::counter!(names::BACKFILL_PAGES, "resource" => entity.name()).increment(1);
-            let step = pager.advance(&seen(&page.document.data), page.document.total_pages);
-            // The next page is on its way while this one is converted and landed.
+            let step = pager.advance(&seen(&page.outline), page.outline.total_pages);
+            // The next page is on its way while this one is read, converted and landed.
             fetching = pager
                 .next_request()
                 .cloned()
                 .map(|request| self.spawn_fetch(entity, request));
+            let document = match page.document() {
+                Ok(document) => document,
+                Err(e) => {
+                    result = Err(e.into());
+                    break;
+                }
+            };
 
             if entity == Entity::Locations {
-                self.converter.learn_included(&page.document.data);
+                self.converter.learn_included(&document.data);
             }
             let received_at = Utc::now();
             let mut rows = RowSet::new();
             for &i in &step.keep {
-                let resource = &page.document.data[i];
+                let resource = &document.data[i];
                 let envelope = Envelope::for_backfill(entity, resource, received_at, VERIFIED_BY);
                 rows.add(&self.converter, Some(entity), resource, &envelope);
             }
@@ -486,6 +493,7 @@ impl Backfill {
             complete_before,
             ..
         } = group;
+        let page_count = pages.len() as u64;
         let handle = tokio::spawn(async move {
             let mut submissions = Vec::new();
             let mut quarantined = 0;
@@ -511,6 +519,7 @@ impl Backfill {
             handle,
             complete_before,
             kept,
+            pages: page_count,
         }
     }
 }
@@ -571,6 +580,7 @@ struct Flight {
     handle: JoinHandle<Result<u64, LandError>>,
     complete_before: Option<DateTime<Utc>>,
     kept: u64,
+    pages: u64,
 }
 
 /// What has landed of one resource's run, and its checkpoint.
@@ -599,7 +609,7 @@ impl Landed {
                 source,
             })?;
         self.quarantined += quarantined;
-        tracker.page(flight.kept.saturating_sub(quarantined));
+        tracker.landed(flight.kept.saturating_sub(quarantined), flight.pages);
         metrics::counter!(names::BACKFILL_RECORDS, "resource" => entity.name())
             .increment(flight.kept);
         if flight.complete_before.is_some() {
@@ -661,8 +671,10 @@ pub async fn every(job: Arc<Backfill>, interval: Duration, mut stop: watch::Rece
 }
 
 /// Ids and `updated_at` of a page's records, for the pager.
-fn seen(data: &[Resource]) -> Vec<Seen> {
-    data.iter()
+fn seen(outline: &Outline) -> Vec<Seen> {
+    outline
+        .records
+        .iter()
         .map(|r| Seen {
             id: r.id.clone(),
             updated_at: updated_at(r),
@@ -671,12 +683,11 @@ fn seen(data: &[Resource]) -> Vec<Seen> {
 }
 
 /// A record's `updated_at`, read with its own zone when it is written in local time.
-fn updated_at(resource: &Resource) -> Option<DateTime<Utc>> {
-    let text = resource.attributes.get("updated_at")?.as_str()?;
-    let zone = resource
-        .attributes
-        .get("timezone")
-        .and_then(|z| z.as_str())
+fn updated_at(record: &OutlineRecord) -> Option<DateTime<Utc>> {
+    let text = record.updated_at.as_deref()?;
+    let zone = record
+        .timezone
+        .as_deref()
         .and_then(|z| crate::model::time::parse_zone(z).ok());
     crate::model::time::parse_timestamp(text, zone).ok()
 }

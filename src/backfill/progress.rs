@@ -81,10 +81,10 @@ impl Tracker {
         }
     }
 
-    /// One page landed with `records` new records.
-    pub fn page(&self, records: u64) {
+    /// `pages` pages landed with `records` new records.
+    pub fn landed(&self, records: u64, pages: u64) {
         let total = self.records.fetch_add(records, Ordering::Relaxed) + records;
-        let pages = self.pages.fetch_add(1, Ordering::Relaxed) + 1;
+        let pages = self.pages.fetch_add(pages, Ordering::Relaxed) + pages;
         let rate = total as f64 / self.started.elapsed().as_secs_f64().max(0.001);
         if let Some(bar) = &self.bar {
             if bar.length().is_some_and(|l| l < total) {

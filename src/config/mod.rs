@@ -239,7 +239,8 @@ pub struct LandingConfig {
     pub max_rows: usize,
     /// A file is written once this much data waits.
     pub max_bytes: ByteSize,
-    /// A file is written at most this long after its first row arrived.
+    /// How long a file waits for more rows after its first when a write slot is free
+    /// (0: written at once; rows arriving while every slot is busy share the next file).
     pub linger: Span,
     /// Data that may wait across all tables before new submissions are refused.
     pub max_pending: ByteSize,
@@ -554,7 +555,7 @@ mod tests {
     fn a_minimal_file_takes_the_defaults() {
         let p = parse(MINIMAL).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.resources(), Entity::ALL.to_vec());
-        assert_eq!(p.landing.linger, Span(Duration::from_millis(10)));
+        assert_eq!(p.landing.linger, Span(Duration::ZERO));
         assert_eq!(p.reports.sla_wait_minutes, 15);
         assert_eq!(
             p.resource_path(Entity::QueueAppointments),

@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::encode::{WriteError, write_parquet, writer_properties};
+use super::encode::{WriteError, landing_properties, write_parquet};
 use super::layout;
 use super::store::Store;
 use crate::model::Table;
@@ -30,7 +30,9 @@ pub struct LandingLimits {
     pub max_rows: usize,
     /// A flush starts once this many bytes (in memory) are waiting.
     pub max_bytes: usize,
-    /// A flush starts this long after the first waiting submission at the latest.
+    /// How long a flush waits for more submissions after the first, when a write slot is
+    /// free. Zero flushes at once; submissions that arrive while every slot is busy still
+    /// share the next file.
     pub linger: Duration,
     /// Bytes that may wait or be in flight across all tables before submissions are refused.
     pub max_pending_bytes: usize,
@@ -45,7 +47,7 @@ impl Default for LandingLimits {
         LandingLimits {
             max_rows: 100_000,
             max_bytes: 64 << 20,
-            linger: Duration::from_millis(10),
+            linger: Duration::ZERO,
             max_pending_bytes: 256 << 20,
             concurrent_flushes: 2,
             row_group_rows: 128 * 1024,
@@ -301,7 +303,7 @@ impl Flusher {
         let rows: usize = submissions.iter().map(|s| s.batch.num_rows()).sum();
         let written = match self.merge(&submissions) {
             Ok(batch) => {
-                let properties = writer_properties(self.limits.row_group_rows);
+                let properties = landing_properties(rows, self.limits.row_group_rows);
                 write_parquet(self.store.objects(), &path, vec![batch], properties).await
             }
             Err(e) => Err(WriteError::Parquet(e.into())),

@@ -158,6 +158,135 @@ impl Document {
     }
 }
 
+/// The few members of a listing page that decide the next request: each record's id,
+/// `updated_at` and `timezone` (as sent), and the pagination counts. Reading only these
+/// skips over everything else, so the next page can be asked for before the page is read
+/// in full.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Outline {
+    /// The primary records, in order.
+    pub records: Vec<OutlineRecord>,
+    /// `meta.pagination.total_pages`, when the server says.
+    pub total_pages: Option<u64>,
+    /// `meta.pagination.total`, when the server says.
+    pub total: Option<u64>,
+}
+
+/// One record of an [`Outline`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OutlineRecord {
+    /// The id as text, read as [`Resource::id`] is.
+    pub id: String,
+    /// `attributes.updated_at` as sent.
+    pub updated_at: Option<String>,
+    /// `attributes.timezone` as sent.
+    pub timezone: Option<String>,
+}
+
+impl Outline {
+    /// Reads the outline of a document's JSON bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Outline, ContractError> {
+        let raw: outline::Doc = serde_json::from_slice(bytes)?;
+        let pagination = raw.meta.and_then(|m| m.pagination);
+        let records = raw
+            .data
+            .into_iter()
+            .map(|r| OutlineRecord {
+                id: match r.id {
+                    Some(Value::String(s)) => s.trim().to_string(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => String::new(),
+                },
+                updated_at: r.attributes.as_ref().and_then(|a| text(&a.updated_at)),
+                timezone: r.attributes.as_ref().and_then(|a| text(&a.timezone)),
+            })
+            .collect();
+        Ok(Outline {
+            records,
+            total_pages: pagination.as_ref().and_then(|p| p.total_pages),
+            total: pagination.as_ref().and_then(|p| p.total),
+        })
+    }
+}
+
+fn text(value: &Option<Value>) -> Option<String> {
+    value.as_ref().and_then(Value::as_str).map(str::to_string)
+}
+
+/// The shapes [`Outline::from_slice`] reads; serde skips every other member unparsed.
+mod outline {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor, value::MapAccessDeserializer};
+    use serde_json::Value;
+
+    #[derive(Deserialize)]
+    pub struct Doc {
+        #[serde(default, deserialize_with = "one_or_many")]
+        pub data: Vec<Record>,
+        #[serde(default)]
+        pub meta: Option<Meta>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Meta {
+        #[serde(default)]
+        pub pagination: Option<Pagination>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Pagination {
+        #[serde(default)]
+        pub total: Option<u64>,
+        #[serde(default)]
+        pub total_pages: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Record {
+        #[serde(default)]
+        pub id: Option<Value>,
+        #[serde(default)]
+        pub attributes: Option<Attributes>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Attributes {
+        #[serde(default)]
+        pub updated_at: Option<Value>,
+        #[serde(default)]
+        pub timezone: Option<Value>,
+    }
+
+    /// `data` as a list, a single object or null.
+    fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Record>, D::Error> {
+        struct Data;
+        impl<'de> Visitor<'de> for Data {
+            type Value = Vec<Record>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a resource, a list of resources or null")
+            }
+
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Vec::new())
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(record) = seq.next_element()? {
+                    records.push(record);
+                }
+                Ok(records)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Record::deserialize(MapAccessDeserializer::new(map)).map(|r| vec![r])
+            }
+        }
+        deserializer.deserialize_any(Data)
+    }
+}
+
 fn resources(items: Vec<Value>, what: &str) -> Result<Vec<Resource>, ContractError> {
     items
         .into_iter()
@@ -214,6 +343,36 @@ mod tests {
         assert_eq!(doc.included[0].id, "3");
         assert_eq!(doc.next.as_deref(), Some("http://x/appointments?page=2"));
         assert_eq!(doc.total, Some(1));
+        Ok(())
+    }
+
+    #[test]
+    fn an_outline_reads_what_the_full_parse_reads() -> Result<(), ContractError> {
+        let text = r#"{"data": [
+            {"id": 7, "type": "appointments", "attributes": {"status": "x", "updated_at": "2026-03-08T07:00:00Z",
+             "nested": {"updated_at": "not this one"}}},
+            {"id": " 8 ", "attributes": {"updated_at": "2026-03-08 02:00:00", "timezone": "America/Toronto"}},
+            {"id": "9"}
+          ], "meta": {"pagination": {"total": 3, "total_pages": 1, "per_page": 100}},
+          "links": {"next": null}}"#;
+        let outline = Outline::from_slice(text.as_bytes())?;
+        let full = Document::from_slice(text.as_bytes())?;
+        let ids: Vec<&str> = outline.records.iter().map(|r| r.id.as_str()).collect();
+        let full_ids: Vec<&str> = full.data.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, full_ids);
+        assert_eq!(
+            outline.records[0].updated_at.as_deref(),
+            Some("2026-03-08T07:00:00Z")
+        );
+        assert_eq!(
+            outline.records[1].timezone.as_deref(),
+            Some("America/Toronto")
+        );
+        assert_eq!(outline.records[2].updated_at, None);
+        assert_eq!((outline.total, outline.total_pages), (Some(3), Some(1)));
+        let single = Outline::from_slice(br#"{"data": {"id": 1}}"#)?;
+        assert_eq!(single.records.len(), 1);
+        assert!(Outline::from_slice(br#"{"data": [{"id": 1}"#).is_err());
         Ok(())
     }
 

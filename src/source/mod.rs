@@ -11,7 +11,7 @@ pub mod signature;
 pub use entity::Entity;
 pub use envelope::WebhookEvent;
 pub(crate) use jsonapi::kind_of as jsonapi_kind_of;
-pub use jsonapi::{Document, Resource, parse_id};
+pub use jsonapi::{Document, Outline, OutlineRecord, Resource, parse_id};
 
 /// A payload that does not follow the source contract.
 #[derive(Debug, thiserror::Error)]
