@@ -20,16 +20,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Result, Server, parquet_rows, run_measured, say};
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::{Result, Server, arg, parquet_rows, run_measured, say};
 
 /// One setting of the simulated API.
 struct Scenario {
@@ -39,9 +30,9 @@ struct Scenario {
 }
 
 fn main() -> Result<()> {
-    let per_day = arg("--appointments-per-day", 6_000);
-    let days = arg("--days", 35);
-    let page_size = arg("--page-size", 500);
+    let per_day: u64 = arg("--appointments-per-day", 6_000);
+    let days: u64 = arg("--days", 35);
+    let page_size: u64 = arg("--page-size", 500);
     let scenarios = [
         Scenario {
             name: "rate-limited (20 req/s, 20 ms latency)",

@@ -49,18 +49,9 @@ const QUERIES: [(&str, &str); 5] = [
     ),
 ];
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() -> Result<()> {
-    let rows = arg("--rows", 1_000_000);
-    let runs = arg("--runs", 5).max(1);
+    let rows: usize = support::arg("--rows", 1_000_000);
+    let runs: usize = support::arg("--runs", 5).max(1);
     let runtime = tokio::runtime::Runtime::new()?;
     let dir = tempfile::tempdir()?;
     runtime.block_on(async {

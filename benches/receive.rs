@@ -18,18 +18,9 @@ use std::time::Duration;
 use coconut_lake::simulate::webhooks::{Scheme, SendOptions, SendReport, events, send};
 use coconut_lake::simulate::{Tenant, TenantOptions, generate};
 use coconut_lake::source::signature::parse_secrets;
-use support::{Result, Server, parquet_rows, say};
+use support::{Result, Server, arg, parquet_rows, say};
 
 const SECRET: &str = "whsec_YmVuY2htYXJrLXNlY3JldC1mb3ItcmVjZWl2ZXI=";
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -42,8 +33,8 @@ fn main() -> Result<()> {
 }
 
 async fn measure() -> Result<()> {
-    let seconds = arg("--seconds", 10);
-    let connections = arg("--connections", 64) as usize;
+    let seconds: u64 = arg("--seconds", 10);
+    let connections: usize = arg("--connections", 64);
     let tenant = Arc::new(generate(&TenantOptions {
         days: 7,
         ..TenantOptions::default()

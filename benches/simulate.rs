@@ -26,19 +26,10 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 const CONNECTIONS: usize = 8;
 const LIMIT: usize = 100;
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
-    let appointments = arg("--appointments", 1_000_000);
-    let seconds = arg("--seconds", 5);
+    let appointments: u64 = support::arg("--appointments", 1_000_000);
+    let seconds: u64 = support::arg("--seconds", 5);
     let days = 35;
     let options = TenantOptions {
         days,

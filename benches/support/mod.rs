@@ -85,6 +85,17 @@ pub fn dir_bytes(path: &std::path::Path) -> u64 {
 /// A benchmark's error type: any error, reported by `main`.
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// The value after `name` among the benchmark's arguments, or `default` when it is
+/// missing or does not parse.
+pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Prints one line of the benchmark's report.
 pub fn say(line: String) {
     use std::io::Write;

@@ -10,34 +10,47 @@
 --   *_rate        the count over scheduled
 --   lead_time_*   hours from booking to start, over scheduled appointments
 --   handle_*      minutes from started_at to served_at, over those with both
-WITH days AS (
-  SELECT business_date, location_id, service_id, staff_id FROM appointment_facts
-  UNION
-  SELECT booked_date, location_id, service_id, staff_id FROM appointment_facts
-  WHERE booked_date IS NOT NULL
-),
-scheduled AS (
+WITH counted AS (
+  -- Each appointment counts on its business day as scheduled, and on the day it was
+  -- booked as booked; one aggregation over both keeps a NULL key its own group.
   SELECT
     business_date, location_id, service_id, staff_id,
-    count(*) AS scheduled,
-    sum(CASE WHEN is_completed THEN 1 ELSE 0 END) AS completed,
-    sum(CASE WHEN is_no_show THEN 1 ELSE 0 END) AS no_show,
-    sum(CASE WHEN is_cancelled THEN 1 ELSE 0 END) AS cancelled,
-    sum(CASE WHEN is_cancelled_by_client THEN 1 ELSE 0 END) AS cancelled_by_client,
-    sum(CASE WHEN is_cancelled_by_staff THEN 1 ELSE 0 END) AS cancelled_by_staff,
-    sum(CASE WHEN is_cancelled_late THEN 1 ELSE 0 END) AS cancelled_late,
+    0 AS booked, 1 AS scheduled,
+    CASE WHEN is_completed THEN 1 ELSE 0 END AS completed,
+    CASE WHEN is_no_show THEN 1 ELSE 0 END AS no_show,
+    CASE WHEN is_cancelled THEN 1 ELSE 0 END AS cancelled,
+    CASE WHEN is_cancelled_by_client THEN 1 ELSE 0 END AS cancelled_by_client,
+    CASE WHEN is_cancelled_by_staff THEN 1 ELSE 0 END AS cancelled_by_staff,
+    CASE WHEN is_cancelled_late THEN 1 ELSE 0 END AS cancelled_late,
+    lead_time_hours,
+    handle_minutes
+  FROM appointment_facts
+  UNION ALL
+  SELECT
+    booked_date, location_id, service_id, staff_id,
+    1, 0, 0, 0, 0, 0, 0, 0,
+    CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE)
+  FROM appointment_facts
+  WHERE booked_date IS NOT NULL
+),
+days AS (
+  SELECT
+    business_date, location_id, service_id, staff_id,
+    sum(booked) AS booked,
+    sum(scheduled) AS scheduled,
+    sum(completed) AS completed,
+    sum(no_show) AS no_show,
+    sum(cancelled) AS cancelled,
+    sum(cancelled_by_client) AS cancelled_by_client,
+    sum(cancelled_by_staff) AS cancelled_by_staff,
+    sum(cancelled_late) AS cancelled_late,
     avg(lead_time_hours) AS lead_time_hours_mean,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY lead_time_hours) AS lead_time_hours_p50,
     percentile_cont(0.9) WITHIN GROUP (ORDER BY lead_time_hours) AS lead_time_hours_p90,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY handle_minutes) AS handle_minutes_p50,
     percentile_cont(0.9) WITHIN GROUP (ORDER BY handle_minutes) AS handle_minutes_p90
-  FROM appointment_facts
+  FROM counted
   GROUP BY business_date, location_id, service_id, staff_id
-),
-booked AS (
-  SELECT booked_date AS business_date, location_id, service_id, staff_id, count(*) AS booked
-  FROM appointment_facts
-  GROUP BY booked_date, location_id, service_id, staff_id
 )
 SELECT
   d.business_date,
@@ -47,33 +60,23 @@ SELECT
   s.name AS service_name,
   d.staff_id,
   trim(concat(u.first_name, ' ', u.last_name)) AS staff_name,
-  coalesce(b.booked, 0) AS booked,
-  coalesce(c.scheduled, 0) AS scheduled,
-  coalesce(c.completed, 0) AS completed,
-  coalesce(c.no_show, 0) AS no_show,
-  coalesce(c.cancelled, 0) AS cancelled,
-  coalesce(c.cancelled_by_client, 0) AS cancelled_by_client,
-  coalesce(c.cancelled_by_staff, 0) AS cancelled_by_staff,
-  coalesce(c.cancelled_late, 0) AS cancelled_late,
-  CAST(c.completed AS DOUBLE) / nullif(c.scheduled, 0) AS completion_rate,
-  CAST(c.no_show AS DOUBLE) / nullif(c.scheduled, 0) AS no_show_rate,
-  CAST(c.cancelled AS DOUBLE) / nullif(c.scheduled, 0) AS cancellation_rate,
-  c.lead_time_hours_mean,
-  c.lead_time_hours_p50,
-  c.lead_time_hours_p90,
-  c.handle_minutes_p50,
-  c.handle_minutes_p90
+  d.booked,
+  d.scheduled,
+  d.completed,
+  d.no_show,
+  d.cancelled,
+  d.cancelled_by_client,
+  d.cancelled_by_staff,
+  d.cancelled_late,
+  CAST(d.completed AS DOUBLE) / nullif(d.scheduled, 0) AS completion_rate,
+  CAST(d.no_show AS DOUBLE) / nullif(d.scheduled, 0) AS no_show_rate,
+  CAST(d.cancelled AS DOUBLE) / nullif(d.scheduled, 0) AS cancellation_rate,
+  d.lead_time_hours_mean,
+  d.lead_time_hours_p50,
+  d.lead_time_hours_p90,
+  d.handle_minutes_p50,
+  d.handle_minutes_p90
 FROM days AS d
-LEFT JOIN scheduled AS c
-  ON c.business_date = d.business_date
-  AND (c.location_id IS NOT DISTINCT FROM d.location_id)
-  AND (c.service_id IS NOT DISTINCT FROM d.service_id)
-  AND (c.staff_id IS NOT DISTINCT FROM d.staff_id)
-LEFT JOIN booked AS b
-  ON b.business_date = d.business_date
-  AND (b.location_id IS NOT DISTINCT FROM d.location_id)
-  AND (b.service_id IS NOT DISTINCT FROM d.service_id)
-  AND (b.staff_id IS NOT DISTINCT FROM d.staff_id)
 LEFT JOIN locations_current AS l ON l.id = d.location_id
 LEFT JOIN services_current AS s ON s.id = d.service_id
 LEFT JOIN users_current AS u ON u.id = d.staff_id

@@ -1,6 +1,7 @@
 -- appointment_facts: one row per appointment in its current state, placed on its branch's
 -- business day, with the outcome flags and durations the reports count. Outcome rules
 -- follow the [reports] parameters of the pipeline file.
+-- materialize
 SELECT
   a.id,
   a.location_id,

@@ -1,6 +1,7 @@
 -- walk_in_facts: one row per walk-in (queue appointment) in its current state, placed on
 -- its branch's business day of check-in (`created_at`), with outcome flags and durations.
 -- The wait is check-in to being called; a walk-in never called has no wait.
+-- materialize
 SELECT
   q.id,
   q.location_id,

@@ -60,6 +60,9 @@ pub struct Definition {
     pub path: PathBuf,
     /// The `SELECT`, parameters filled in.
     pub sql: String,
+    /// Whether a report run computes it once and keeps the result in memory (a line
+    /// `-- materialize` in its file), instead of recomputing it in every report.
+    pub materialize: bool,
 }
 
 /// Every view and report of a folder.
@@ -190,6 +193,7 @@ impl Definitions {
                             name: format!("{}_{suffix}", entity.name()),
                             path: path.clone(),
                             sql: fill(path, text, &[("entity", entity.name())])?,
+                            materialize: marked(text),
                         });
                     }
                 }
@@ -197,6 +201,7 @@ impl Definitions {
                     name: stem,
                     path: path.clone(),
                     sql: fill(path, text, &[])?,
+                    materialize: marked(text),
                 }),
             }
         }
@@ -207,6 +212,7 @@ impl Definitions {
                 name: stem(path),
                 path: path.clone(),
                 sql: fill(path, text, &[])?,
+                materialize: false,
             });
         }
         Ok(Definitions {
@@ -239,6 +245,11 @@ impl Definitions {
     pub fn report_names(&self) -> Vec<&str> {
         self.reports.iter().map(|r| r.name.as_str()).collect()
     }
+}
+
+/// Whether a view's file asks to be materialized in report runs.
+fn marked(text: &str) -> bool {
+    text.lines().any(|l| l.trim() == "-- materialize")
 }
 
 fn stem(path: &Path) -> String {
@@ -349,6 +360,13 @@ mod tests {
             8
         );
         assert!(defs.reports.iter().all(|r| !r.sql.contains("${")));
+        let materialized: Vec<&str> = defs
+            .views
+            .iter()
+            .filter(|v| v.materialize)
+            .map(|v| v.name.as_str())
+            .collect();
+        assert_eq!(materialized, ["appointment_facts", "walk_in_facts"]);
         let again = Definitions::load(&dir, &parameters()).unwrap();
         assert_eq!(
             defs.version, again.version,
@@ -363,6 +381,7 @@ mod tests {
             name: name.into(),
             path: PathBuf::from(format!("{name}.sql")),
             sql: sql.into(),
+            materialize: false,
         };
         let error = in_dependency_order(vec![
             view("a", "SELECT * FROM b"),

@@ -2,10 +2,12 @@
 //! dependency order, the reports computed from it and written to `exports/`, and the
 //! session analysts query, which also sees the exports.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
+use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use object_store::ObjectStoreExt;
@@ -65,28 +67,48 @@ pub async fn open_views(
     store: &Store,
     definitions: &Definitions,
 ) -> Result<SessionContext, ReportError> {
+    open_with(store, definitions, false).await
+}
+
+/// Registers every view; with `materialize`, the views marked so are computed at once
+/// and kept in memory, and the views after them read that result.
+async fn open_with(
+    store: &Store,
+    definitions: &Definitions,
+    materialize: bool,
+) -> Result<SessionContext, ReportError> {
     let ctx = open_session(store).await.map_err(ReportError::Session)?;
     for view in &definitions.views {
-        register_view(&ctx, view).await?;
+        register_view(&ctx, view, materialize && view.materialize).await?;
     }
     Ok(ctx)
 }
 
-async fn register_view(ctx: &SessionContext, view: &Definition) -> Result<(), ReportError> {
-    let plan = ctx
-        .sql(&view.sql)
-        .await
-        .map_err(|source| ReportError::View {
-            name: view.name.clone(),
-            path: view.path.display().to_string(),
-            source,
-        })?;
-    ctx.register_table(view.name.as_str(), plan.into_view())
-        .map_err(|source| ReportError::View {
-            name: view.name.clone(),
-            path: view.path.display().to_string(),
-            source,
-        })?;
+async fn register_view(
+    ctx: &SessionContext,
+    view: &Definition,
+    materialize: bool,
+) -> Result<(), ReportError> {
+    let invalid = |source| ReportError::View {
+        name: view.name.clone(),
+        path: view.path.display().to_string(),
+        source,
+    };
+    let plan = ctx.sql(&view.sql).await.map_err(invalid)?;
+    if !materialize {
+        ctx.register_table(view.name.as_str(), plan.into_view())
+            .map_err(invalid)?;
+        return Ok(());
+    }
+    let started = Instant::now();
+    let schema: SchemaRef = plan.schema().inner().clone();
+    let partitions = plan.collect_partitioned().await.map_err(invalid)?;
+    let rows: usize = partitions.iter().flatten().map(|b| b.num_rows()).sum();
+    let table = MemTable::try_new(schema, partitions).map_err(invalid)?;
+    ctx.register_table(view.name.as_str(), Arc::new(table))
+        .map_err(invalid)?;
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(view = %view.name, rows, seconds, "view materialized");
     Ok(())
 }
 
@@ -139,7 +161,7 @@ pub async fn run_reports(
     options: &RunOptions,
 ) -> Result<Vec<ReportRun>, ReportError> {
     let selected = definitions.select(&options.names)?;
-    let ctx = open_views(store, definitions).await?;
+    let ctx = open_with(store, definitions, true).await?;
     let mut runs = Vec::new();
     for report in selected {
         let started = Instant::now();
