@@ -241,6 +241,23 @@ impl Definitions {
             .collect()
     }
 
+    /// The names of the views that the given definitions read, directly or through other
+    /// views.
+    pub fn views_read_by(&self, readers: &[&Definition]) -> BTreeSet<String> {
+        let mut needed = BTreeSet::new();
+        let mut texts: Vec<&str> = readers.iter().map(|d| d.sql.as_str()).collect();
+        while let Some(sql) = texts.pop() {
+            for word in identifiers(sql) {
+                if let Some(view) = self.views.iter().find(|v| v.name == word)
+                    && needed.insert(view.name.clone())
+                {
+                    texts.push(&view.sql);
+                }
+            }
+        }
+        needed
+    }
+
     /// Every report's name.
     pub fn report_names(&self) -> Vec<&str> {
         self.reports.iter().map(|r| r.name.as_str()).collect()
@@ -367,6 +384,10 @@ mod tests {
             .map(|v| v.name.as_str())
             .collect();
         assert_eq!(materialized, ["appointment_facts", "walk_in_facts"]);
+        let walk_ins = defs.select(&["walk_in_service".to_string()]).unwrap();
+        let read = defs.views_read_by(&walk_ins);
+        assert!(read.contains("walk_in_facts") && read.contains("queue_appointments_current"));
+        assert!(!read.contains("appointment_facts"), "{read:?}");
         let again = Definitions::load(&dir, &parameters()).unwrap();
         assert_eq!(
             defs.version, again.version,

@@ -2,6 +2,7 @@
 //! dependency order, the reports computed from it and written to `exports/`, and the
 //! session analysts query, which also sees the exports.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -67,19 +68,20 @@ pub async fn open_views(
     store: &Store,
     definitions: &Definitions,
 ) -> Result<SessionContext, ReportError> {
-    open_with(store, definitions, false).await
+    open_with(store, definitions, &BTreeSet::new()).await
 }
 
-/// Registers every view; with `materialize`, the views marked so are computed at once
+/// Registers every view; those named in `materialize` and marked so are computed at once
 /// and kept in memory, and the views after them read that result.
 async fn open_with(
     store: &Store,
     definitions: &Definitions,
-    materialize: bool,
+    materialize: &BTreeSet<String>,
 ) -> Result<SessionContext, ReportError> {
     let ctx = open_session(store).await.map_err(ReportError::Session)?;
     for view in &definitions.views {
-        register_view(&ctx, view, materialize && view.materialize).await?;
+        let keep = view.materialize && materialize.contains(&view.name);
+        register_view(&ctx, view, keep).await?;
     }
     Ok(ctx)
 }
@@ -161,7 +163,8 @@ pub async fn run_reports(
     options: &RunOptions,
 ) -> Result<Vec<ReportRun>, ReportError> {
     let selected = definitions.select(&options.names)?;
-    let ctx = open_with(store, definitions, true).await?;
+    // Only the views the chosen reports read are worth computing ahead.
+    let ctx = open_with(store, definitions, &definitions.views_read_by(&selected)).await?;
     let mut runs = Vec::new();
     for report in selected {
         let started = Instant::now();
