@@ -1,22 +1,8 @@
 //! The binary as a user runs it: `check` and `land`, with their exit codes.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use crate::support::*;
-
-fn coconut_lake(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("COCONUT_STORE")
-        .env_remove("COCONUT_PIPELINE")
-        .output()
-        .expect("run coconut-lake")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn every_shipped_pipeline_checks() -> TestResult {

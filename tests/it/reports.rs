@@ -4,7 +4,7 @@
 //! query endpoint, and the demo.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
 
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch};
@@ -18,21 +18,7 @@ use coconut_lake::simulate::{TenantOptions, generate, write_truth};
 use datafusion::prelude::SessionContext;
 
 use crate::backfill::{assert_complete, backfill, pipeline};
-use crate::support::{TestResult, python, root, start_api};
-
-fn coconut_lake(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("COCONUT_STORE")
-        .env_remove("COCONUT_PIPELINE")
-        .output()
-        .expect("run coconut-lake")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::support::{TestResult, coconut_lake, python, root, start_api, text};
 
 fn report_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(root().join("sql/reports"))

@@ -195,3 +195,19 @@ pub async fn set_faults(base: &str, faults: Value) {
     let response = post_json(control, &faults).await;
     assert_eq!(response.status(), reqwest::StatusCode::OK, "{faults}");
 }
+
+/// Runs the binary in the project folder, with no store or pipeline from the environment.
+pub fn coconut_lake(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("COCONUT_STORE")
+        .env_remove("COCONUT_PIPELINE")
+        .output()
+        .expect("run coconut-lake")
+}
+
+/// Output bytes as text, for messages and comparisons.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
