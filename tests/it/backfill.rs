@@ -22,7 +22,7 @@ use coconut_lake::source::Entity;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::support::{TestResult, post_json, set_faults, start_api};
+use crate::support::{TestResult, post_json, set_faults, start_api, start_api_at};
 
 const TOKEN: &str = "sim-token";
 
@@ -256,11 +256,7 @@ async fn a_full_backfill_equals_the_ground_truth() -> TestResult {
 async fn an_incremental_run_picks_up_exactly_the_changes() -> TestResult {
     let tenant = tenant(4);
     let first_clock = tenant.appointments[tenant.appointments.len() / 2].start;
-    let options = ApiOptions {
-        clock: Some(first_clock),
-        ..ApiOptions::default()
-    };
-    let base = start_api(Arc::clone(&tenant), options).await;
+    let base = start_api_at(&tenant, first_clock).await;
     let dir = tempfile::tempdir()?;
     let pipeline = pipeline(dir.path(), &base, "overlap = \"5m\"");
     let store = Store::open(&pipeline.store.url)?;
@@ -363,11 +359,7 @@ async fn storms_of_429_and_injected_5xx_are_ridden_out() -> TestResult {
 async fn a_malformed_page_stops_with_a_clear_error_and_keeps_the_checkpoint() -> TestResult {
     let tenant = tenant(6);
     let first_clock = tenant.appointments[tenant.appointments.len() / 3].start;
-    let options = ApiOptions {
-        clock: Some(first_clock),
-        ..ApiOptions::default()
-    };
-    let base = start_api(Arc::clone(&tenant), options).await;
+    let base = start_api_at(&tenant, first_clock).await;
     let dir = tempfile::tempdir()?;
     let pipeline = pipeline(dir.path(), &base, "");
     let store = Store::open(&pipeline.store.url)?;
@@ -569,11 +561,7 @@ async fn checkpoints_and_leases_work_on_s3() -> TestResult {
 async fn serve_runs_the_backfill_on_its_schedule() -> TestResult {
     let tenant = tenant(12);
     let first_clock = tenant.appointments[tenant.appointments.len() / 2].start;
-    let options = ApiOptions {
-        clock: Some(first_clock),
-        ..ApiOptions::default()
-    };
-    let base = start_api(Arc::clone(&tenant), options).await;
+    let base = start_api_at(&tenant, first_clock).await;
     let dir = tempfile::tempdir()?;
     let lake = dir.path().join("lake");
     let file = dir.path().join("pipeline.toml");

@@ -18,7 +18,7 @@ use coconut_lake::source::Entity;
 use coconut_lake::source::signature::parse_secrets;
 use serde_json::{Value, json};
 
-use crate::support::{TestResult, post_json, python, root, set_faults, start_api};
+use crate::support::{TestResult, post_json, python, root, set_faults, start_api, start_api_at};
 
 fn small(seed: u64) -> TenantOptions {
     TenantOptions {
@@ -148,11 +148,7 @@ async fn a_watermark_shared_by_several_records_skips_none_of_them() -> TestResul
 async fn an_evolving_tenant_shows_an_incremental_pull_exactly_what_changed() -> TestResult {
     let tenant = Arc::new(generate(&small(3)));
     let midway = tenant.appointments[tenant.appointments.len() / 2].created_at;
-    let options = ApiOptions {
-        clock: Some(midway),
-        ..ApiOptions::default()
-    };
-    let base = start_api(Arc::clone(&tenant), options).await;
+    let base = start_api_at(&tenant, midway).await;
     let url = format!("{base}/appointments?limit=200&sort=updated_at");
     let first = page_through(&url).await;
     let watermark = first.iter().map(|(_, u)| u.clone()).max().unwrap();

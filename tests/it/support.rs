@@ -182,6 +182,19 @@ pub async fn start_api(
     base
 }
 
+/// Starts the simulated admin API with the tenant's clock at `clock` (tenant seconds);
+/// returns its base URL.
+pub async fn start_api_at(
+    tenant: &std::sync::Arc<coconut_lake::simulate::Tenant>,
+    clock: i64,
+) -> String {
+    let options = coconut_lake::simulate::api::ApiOptions {
+        clock: Some(clock),
+        ..coconut_lake::simulate::api::ApiOptions::default()
+    };
+    start_api(std::sync::Arc::clone(tenant), options).await
+}
+
 /// Posts JSON with the simulator's token.
 pub async fn post_json(url: String, value: &Value) -> reqwest::Response {
     let request = reqwest::Client::new().post(url).bearer_auth("sim-token");
