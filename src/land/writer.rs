@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use super::encode::{WriteError, landing_properties, write_parquet};
 use super::layout;
 use super::store::Store;
-use crate::model::Table;
+use crate::model::{Cell, Rows, Table};
 use crate::telemetry as names;
 
 /// Limits of the landing writer.
@@ -97,7 +97,7 @@ pub struct Landed {
 }
 
 struct Submission {
-    batch: RecordBatch,
+    payload: Payload,
     date: NaiveDate,
     bytes: usize,
     _permit: OwnedSemaphorePermit,
@@ -164,13 +164,39 @@ impl Lander {
             let reason = format!("got columns {:?}", column_names(&batch));
             return Err(LandError::Schema { table, reason });
         }
-        if batch.num_rows() == 0 {
+        let bytes = batch.get_array_memory_size();
+        self.enqueue(table, Payload::Batch(batch), bytes, date)
+            .await
+    }
+
+    /// Lands rows of one table received on the UTC day `date`, like [`Lander::submit`];
+    /// the rows become part of the next file's batch, which suits many small submissions
+    /// (one webhook each) better than a batch apiece. Every cell is checked against the
+    /// table's schema first, so one bad row never fails the file it would share.
+    pub async fn submit_rows(&self, rows: Rows, date: NaiveDate) -> Result<Landed, LandError> {
+        let table = rows.table();
+        rows.check().map_err(|e| LandError::Schema {
+            table,
+            reason: e.to_string(),
+        })?;
+        let bytes = rows.memory_size();
+        self.enqueue(table, Payload::Rows(rows.into_rows()), bytes, date)
+            .await
+    }
+
+    async fn enqueue(
+        &self,
+        table: Table,
+        payload: Payload,
+        bytes: usize,
+        date: NaiveDate,
+    ) -> Result<Landed, LandError> {
+        if payload.num_rows() == 0 {
             return Ok(Landed {
                 path: String::new(),
                 file_rows: 0,
             });
         }
-        let bytes = batch.get_array_memory_size();
         let limit = self.inner.limits.max_pending_bytes;
         let wanted = permits(bytes).min(permits(limit));
         let permit = match self.inner.budget.clone().try_acquire_many_owned(wanted) {
@@ -186,7 +212,7 @@ impl Lander {
         };
         let (reply, answer) = oneshot::channel();
         let submission = Submission {
-            batch,
+            payload,
             date,
             bytes,
             _permit: permit,
@@ -218,6 +244,23 @@ impl Lander {
         }
         self.inner.budget.close();
         tracing::info!("landing writer stopped");
+    }
+}
+
+/// What a submission carries: a built batch, or rows that the flush builds into one batch
+/// with every other submission's rows, so that single-row submissions cost one column
+/// builder per file instead of a record batch each.
+enum Payload {
+    Batch(RecordBatch),
+    Rows(Vec<Vec<Cell>>),
+}
+
+impl Payload {
+    fn num_rows(&self) -> usize {
+        match self {
+            Payload::Batch(batch) => batch.num_rows(),
+            Payload::Rows(rows) => rows.len(),
+        }
     }
 }
 
@@ -261,7 +304,7 @@ impl Flusher {
         queue: &mut mpsc::UnboundedReceiver<Submission>,
     ) -> Vec<Submission> {
         let deadline = Instant::now() + self.limits.linger;
-        let mut rows = first.batch.num_rows();
+        let mut rows = first.payload.num_rows();
         let mut bytes = first.bytes;
         let mut group = vec![first];
         while rows < self.limits.max_rows && bytes < self.limits.max_bytes {
@@ -272,7 +315,7 @@ impl Flusher {
                     Ok(None) | Err(_) => break,
                 },
             };
-            rows += next.batch.num_rows();
+            rows += next.payload.num_rows();
             bytes += next.bytes;
             group.push(next);
         }
@@ -292,15 +335,35 @@ impl Flusher {
     /// One batch of every submission's rows, so that many small submissions encode as
     /// fast as one large one.
     fn merge(&self, submissions: &[Submission]) -> Result<RecordBatch, ArrowError> {
-        let batches = submissions.iter().map(|s| &s.batch);
-        concat_batches(&self.table.schema(), batches)
+        let rows: Vec<&[Cell]> = submissions
+            .iter()
+            .filter_map(|s| match &s.payload {
+                Payload::Rows(rows) => Some(rows.iter().map(Vec::as_slice)),
+                Payload::Batch(_) => None,
+            })
+            .flatten()
+            .collect();
+        let mut batches: Vec<RecordBatch> = submissions
+            .iter()
+            .filter_map(|s| match &s.payload {
+                Payload::Batch(batch) => Some(batch.clone()),
+                Payload::Rows(_) => None,
+            })
+            .collect();
+        if !rows.is_empty() {
+            batches.push(Rows::build(self.table, &rows)?);
+        }
+        match batches.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => concat_batches(&self.table.schema(), &batches),
+        }
     }
 
     async fn write_day(&self, date: NaiveDate, submissions: Vec<Submission>) {
         let table = self.table.name();
         let started = Instant::now();
         let path = layout::new_file(self.table, date, Utc::now());
-        let rows: usize = submissions.iter().map(|s| s.batch.num_rows()).sum();
+        let rows: usize = submissions.iter().map(|s| s.payload.num_rows()).sum();
         let written = match self.merge(&submissions) {
             Ok(batch) => {
                 let properties = landing_properties(rows, self.limits.row_group_rows);

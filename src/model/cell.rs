@@ -41,7 +41,54 @@ impl Cell {
     }
 }
 
+impl Cell {
+    /// An estimate of the bytes the cell holds, itself and what it points to.
+    pub fn memory_size(&self) -> usize {
+        let own = std::mem::size_of::<Cell>();
+        match self {
+            Cell::Text(s) => own + s.len(),
+            Cell::Bytes(b) => own + b.len(),
+            Cell::List(items) | Cell::Struct(items) => {
+                own + items.iter().map(Cell::memory_size).sum::<usize>()
+            }
+            _ => own,
+        }
+    }
+}
+
 static NULL: Cell = Cell::Null;
+
+/// Checks that a cell can become a value of `field`'s type, as [`build_array`] would take
+/// it, without building anything.
+pub fn check_cell(field: &Field, cell: &Cell) -> Result<(), ArrowError> {
+    let fits = match (field.data_type(), cell) {
+        (_, Cell::Null) => field.is_nullable(),
+        (DataType::Utf8, Cell::Text(_))
+        | (DataType::Int64, Cell::Int(_))
+        | (DataType::Boolean, Cell::Bool(_))
+        | (DataType::Date32, Cell::Date(_))
+        | (DataType::Binary, Cell::Bytes(_))
+        | (DataType::Timestamp(TimeUnit::Microsecond, _), Cell::Micros(_)) => true,
+        (DataType::List(item), Cell::List(items)) => {
+            return items.iter().try_for_each(|c| check_cell(item, c));
+        }
+        (DataType::Struct(fields), Cell::Struct(values)) if values.len() == fields.len() => {
+            return fields
+                .iter()
+                .zip(values)
+                .try_for_each(|(f, c)| check_cell(f, c));
+        }
+        _ => false,
+    };
+    if fits {
+        return Ok(());
+    }
+    Err(ArrowError::InvalidArgumentError(format!(
+        "column {}: a {cell:?} value does not fit {}",
+        field.name(),
+        field.data_type()
+    )))
+}
 
 /// Builds one Arrow array of `field`'s type from a column of cells.
 pub fn build_array(field: &Field, cells: &[&Cell]) -> Result<ArrayRef, ArrowError> {

@@ -14,11 +14,11 @@ pub mod time;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::RecordBatch;
+use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 
-pub use cell::{Cell, build_array};
+pub use cell::{Cell, build_array, check_cell};
 pub use convert::{ConvertError, ConvertOptions, Converter};
 pub use envelope::{Envelope, Source, sha256_hex};
 pub use rowset::RowSet;
@@ -173,24 +173,67 @@ impl Rows {
 
     /// Builds the record batch, checking every row against the table's schema.
     pub fn to_batch(&self) -> Result<RecordBatch, ArrowError> {
+        let rows: Vec<&[Cell]> = self.rows.iter().map(Vec::as_slice).collect();
+        Rows::build(self.table, &rows)
+    }
+
+    /// Checks every row against the table's schema without building anything: the width,
+    /// and that each cell is of its column's kind.
+    pub fn check(&self) -> Result<(), ArrowError> {
         let schema = self.table.schema();
+        for row in &self.rows {
+            check_width(self.table, schema.fields().len(), row)?;
+            for (field, cell) in schema.fields().iter().zip(row) {
+                check_cell(field, cell)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An estimate of the bytes the rows hold in memory.
+    pub fn memory_size(&self) -> usize {
+        self.rows
+            .iter()
+            .map(|row| row.iter().map(Cell::memory_size).sum::<usize>())
+            .sum()
+    }
+
+    /// The rows, each in schema order.
+    pub fn into_rows(self) -> Vec<Vec<Cell>> {
+        self.rows
+    }
+
+    /// Builds one record batch of `table` from rows gathered anywhere, checking each
+    /// against the table's schema.
+    pub fn build(table: Table, rows: &[&[Cell]]) -> Result<RecordBatch, ArrowError> {
+        let schema = table.schema();
         let width = schema.fields().len();
-        if let Some(bad) = self.rows.iter().find(|r| r.len() != width) {
-            return Err(ArrowError::InvalidArgumentError(format!(
-                "{} row has {} cells, schema has {width}",
-                self.table,
-                bad.len()
-            )));
+        for row in rows {
+            check_width(table, width, row)?;
         }
         let columns = schema
             .fields()
             .iter()
             .enumerate()
             .map(|(i, field)| {
-                let column: Vec<&Cell> = self.rows.iter().map(|r| &r[i]).collect();
+                let column: Vec<&Cell> = rows.iter().map(|r| &r[i]).collect();
                 build_array(field, &column)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        RecordBatch::try_new(schema, columns)
+        RecordBatch::try_new_with_options(
+            schema,
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
+        )
     }
+}
+
+fn check_width(table: Table, width: usize, row: &[Cell]) -> Result<(), ArrowError> {
+    if row.len() == width {
+        return Ok(());
+    }
+    Err(ArrowError::InvalidArgumentError(format!(
+        "{table} row has {} cells, schema has {width}",
+        row.len()
+    )))
 }

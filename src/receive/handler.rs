@@ -242,16 +242,14 @@ async fn land(
 ) -> Result<String, Refusal> {
     let mut rows = Rows::new(table);
     rows.push(row);
-    let batch = rows
-        .to_batch()
-        .map_err(|e| Refusal::Internal(format!("row does not fit the {table} schema: {e}")))?;
     match receiver
         .lander
-        .submit(table, batch, received_at.date_naive())
+        .submit_rows(rows, received_at.date_naive())
         .await
     {
         Ok(landed) => Ok(landed.path),
         Err(e @ LandError::Overloaded { .. }) => Err(Refusal::Overloaded(e.to_string())),
+        Err(e @ LandError::Schema { .. }) => Err(Refusal::Internal(e.to_string())),
         Err(e) => Err(Refusal::StoreFailed(e.to_string())),
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use coconut_lake::land::{LandError, Lander, LandingLimits, Store};
-use coconut_lake::model::Table;
+use coconut_lake::model::{Cell, Rows, Table};
 use coconut_lake::source::Entity;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
@@ -87,6 +87,77 @@ async fn concurrent_submissions_share_files() -> TestResult {
         );
         lander.shutdown().await;
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn rows_and_batches_submitted_together_share_a_file() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for store in stores(dir.path()) {
+        let limits = LandingLimits {
+            linger: Duration::from_millis(200),
+            ..LandingLimits::default()
+        };
+        let lander = Lander::start(store.clone(), limits);
+        let entity = Entity::Appointments;
+        let table = Table::Entity(entity);
+        let batch = fixture_batch(entity);
+        let rows = fixture_rows(entity).into_rows();
+        let singles = rows.iter().map(|row| {
+            let mut one = Rows::new(table);
+            one.push(row.clone());
+            lander.submit_rows(one, day())
+        });
+        let (batched, singles) = futures::join!(
+            lander.submit(table, batch.clone(), day()),
+            futures::future::try_join_all(singles)
+        );
+        let (batched, singles) = (batched?, singles?);
+        assert!(singles.iter().all(|l| l.path == batched.path));
+        assert_eq!(batched.file_rows, 2 * batch.num_rows());
+
+        // Each fixture row twice: once from the batch, once as a row of its own.
+        let read = read_table(&store, table).await;
+        let doubled = arrow::compute::concat_batches(&batch.schema(), [&batch, &batch])?;
+        let sorted = |b: &arrow::array::RecordBatch| -> Vec<String> {
+            let text =
+                arrow::util::pretty::pretty_format_batches(std::slice::from_ref(b)).expect("table");
+            let mut lines: Vec<String> = text.to_string().lines().map(str::to_string).collect();
+            lines.sort();
+            lines
+        };
+        assert_eq!(sorted(&read), sorted(&doubled), "on {}", store.url());
+        lander.shutdown().await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_row_that_does_not_fit_is_refused_and_spoils_no_file() -> TestResult {
+    let store = Store::open("memory://")?;
+    let lander = Lander::start(store.clone(), LandingLimits::default());
+    let table = Table::Entity(Entity::Clients);
+    let mut rows = fixture_rows(Entity::Clients).into_rows();
+    let mut bad = Rows::new(table);
+    let mut row = rows.remove(0);
+    row[0] = Cell::Int(7); // event_id is text
+    bad.push(row);
+    let refused = lander.submit_rows(bad, day()).await;
+    assert!(
+        matches!(&refused, Err(LandError::Schema { reason, .. }) if reason.contains("event_id")),
+        "{refused:?}"
+    );
+    let mut short = Rows::new(table);
+    short.push(vec![Cell::Null]);
+    assert!(matches!(
+        lander.submit_rows(short, day()).await,
+        Err(LandError::Schema { .. })
+    ));
+    let mut good = Rows::new(table);
+    good.push(rows.remove(0));
+    lander.submit_rows(good, day()).await?;
+    assert_eq!(read_table(&store, table).await.num_rows(), 1);
+    lander.shutdown().await;
     Ok(())
 }
 

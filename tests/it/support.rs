@@ -90,6 +90,11 @@ pub fn converter() -> Converter {
 
 /// The fixture of an entity as one record batch, enveloped as a backfill.
 pub fn fixture_batch(entity: Entity) -> RecordBatch {
+    fixture_rows(entity).to_batch().expect("fixture batch")
+}
+
+/// The fixture of an entity as rows, enveloped as a backfill.
+pub fn fixture_rows(entity: Entity) -> Rows {
     let converter = converter();
     let mut rows = Rows::new(Table::Entity(entity));
     for value in fixture(entity) {
@@ -98,7 +103,7 @@ pub fn fixture_batch(entity: Entity) -> RecordBatch {
         let row = converter.convert(entity, &resource, &envelope);
         rows.push(row.unwrap_or_else(|e| panic!("fixture does not convert: {e}")));
     }
-    rows.to_batch().expect("fixture batch")
+    rows
 }
 
 /// Every Parquet object below a folder of the store, sorted by path.
