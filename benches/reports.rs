@@ -4,8 +4,10 @@
 //!
 //! DuckDB gets the very SQL of `sql/`, parameters filled the same way, with one macro for
 //! the one function DuckDB spells differently (`local_time(ts, zone)` is DuckDB's
-//! `timezone(zone, ts)`); the views marked `-- materialize` become temporary tables, as
-//! `report` keeps them in memory; each report is written with `COPY ... TO` Parquet. Both
+//! `timezone(zone, ts)`) and the table function `latest_version` replaced by the window
+//! it is equivalent to (`report::latest::REFERENCE_SQL`); the views marked
+//! `-- materialize` become temporary tables, as `report` keeps them in memory; each report
+//! is written with `COPY ... TO` Parquet. Both
 //! run as child processes, alternately, each measured for wall time and peak RSS, and the
 //! row counts of every report must agree.
 //!
@@ -26,7 +28,7 @@ use chrono::{NaiveDate, Utc};
 use coconut_lake::config::ReportParameters;
 use coconut_lake::land::{Lander, LandingLimits, Store};
 use coconut_lake::model::{Converter, Envelope, Rows, Table};
-use coconut_lake::report::{Definitions, Parameters};
+use coconut_lake::report::{Definitions, Parameters, latest};
 use coconut_lake::simulate::{Tenant, TenantOptions, generate, resource};
 use coconut_lake::source::{Entity, Resource};
 use support::{Result, arg, run_measured, say};
@@ -154,13 +156,22 @@ fn duckdb_script(project: &Path, lake: &Path, outputs: &Path) -> Result<String> 
             entity.name()
         ));
     }
-    // The script runs a statement per `;` at a line's end, so comments go.
+    // The script runs a statement per `;` at a line's end, so comments go; DuckDB gets
+    // `latest_version` as the window it is equivalent to.
     let code = |sql: &str| -> String {
         let lines: Vec<&str> = sql
             .lines()
             .filter(|l| !l.trim_start().starts_with("--"))
             .collect();
-        lines.join("\n").trim().to_string()
+        let mut sql = lines.join("\n").trim().to_string();
+        for entity in Entity::ALL {
+            let window = latest::REFERENCE_SQL.replace("${entity}", entity.name());
+            sql = sql.replace(
+                &format!("latest_version('{}')", entity.name()),
+                &format!("({window}) AS latest_version"),
+            );
+        }
+        sql
     };
     for view in &definitions.views {
         let kind = if view.materialize {

@@ -5,6 +5,7 @@ pub mod definitions;
 pub mod export;
 mod functions;
 pub mod http;
+pub mod latest;
 pub mod query;
 pub mod run;
 mod session;

@@ -1,11 +1,12 @@
 //! A DataFusion session with every landing table registered under its entity name, read
 //! with the known schemas (no inference) and the `date=` partition as a DATE column, and
-//! the project's SQL functions (`local_time`).
+//! the project's SQL functions (`local_time`, and the table function `latest_version`).
 
 use std::sync::Arc;
 
 use arrow::array::{Array, Int64Array};
 use arrow::datatypes::DataType;
+use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -13,6 +14,7 @@ use datafusion::datasource::listing::{
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use super::latest::LatestVersions;
 use crate::land::Store;
 use crate::model::Table;
 
@@ -26,6 +28,7 @@ pub async fn open_session(store: &Store) -> Result<SessionContext, DataFusionErr
     let ctx = SessionContext::new_with_config(config);
     ctx.register_udf(super::functions::local_time());
     ctx.register_object_store(&store.bucket_url(), store.bucket_store().clone());
+    let mut latest = LatestVersions::default();
     for table in Table::all() {
         let url = ListingTableUrl::parse(store.url_of(&format!("{}/", table.prefix())))?;
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
@@ -34,8 +37,13 @@ pub async fn open_session(store: &Store) -> Result<SessionContext, DataFusionErr
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(table.schema());
-        ctx.register_table(table.name(), Arc::new(ListingTable::try_new(config)?))?;
+        let listing: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config)?);
+        if let Table::Entity(_) = table {
+            latest = latest.with_table(table.name(), listing.clone());
+        }
+        ctx.register_table(table.name(), listing)?;
     }
+    ctx.register_udtf("latest_version", Arc::new(latest));
     Ok(ctx)
 }
 
