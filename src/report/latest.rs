@@ -7,15 +7,13 @@
 //! `event_id` (for these two NULL first, as `DESC` orders it). [`REFERENCE_SQL`] is the same rule as a
 //! window, which the tests compare against and the reports benchmark gives DuckDB.
 //!
-//! The first pass holds the rule's columns of the whole change log in memory (about 100
-//! bytes a row); the rows themselves stream through the second pass.
+//! A winner can be the last row read, so every row of the columns the query reads is held
+//! until the whole change log has been read: the table's projected size must fit memory
+//! (reports hold the fact views in memory anyway).
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
-
-use std::sync::atomic::AtomicBool;
-use std::sync::atomic::Ordering::Relaxed;
 
 use arrow::array::{Array, AsArray, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
 use arrow::compute::filter_record_batch;
@@ -29,15 +27,14 @@ use datafusion::datasource::TableType;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::ExecutionPlanProperties;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    ChildStats, ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning,
-    PlanProperties, ReplaceChildrenOptions, Statistics, StatisticsArgs,
+    ChildStats, ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
+    Partitioning, PlanProperties, ReplaceChildrenOptions, Statistics, StatisticsArgs,
 };
 use futures::{StreamExt, TryStreamExt};
-use tokio::sync::OnceCell;
 
 /// The window form of the rule, with `${entity}` naming the landing table.
 pub const REFERENCE_SQL: &str = "SELECT * EXCLUDE (version_rank) FROM (
@@ -127,7 +124,7 @@ impl TableProvider for LatestTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let width = self.inner.schema().fields().len();
         let wanted: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..width).collect());
-        // The rows pass reads what the query wants and what the rule needs, each once.
+        // Read what the query wants and what the rule needs, each once.
         let read: Vec<usize> = wanted
             .iter()
             .chain(&self.keys)
@@ -136,11 +133,10 @@ impl TableProvider for LatestTable {
             .into_iter()
             .collect();
         let at = |column: &usize| read.iter().position(|c| c == column).unwrap_or_default();
-        let keys = self.inner.scan(state, Some(&self.keys), &[], None).await?;
         let rows = self.inner.scan(state, Some(&read), &[], None).await?;
+        let rows: Arc<dyn ExecutionPlan> = Arc::new(CoalescePartitionsExec::new(rows));
         let schema = Arc::new(self.inner.schema().project(&wanted)?);
         Ok(Arc::new(LatestExec::new(
-            keys,
             rows,
             self.keys.iter().map(at).collect(),
             wanted.iter().map(at).collect(),
@@ -149,46 +145,37 @@ impl TableProvider for LatestTable {
     }
 }
 
-/// Keeps the latest version per id in two passes: the first reads only the rule's columns
-/// and picks each id's winner; the second streams every partition of the full rows
-/// through, keeping a row when it is its id's winner. Rows are never held beyond their
-/// batch, and the second pass runs in as many partitions as the scan has.
+/// Keeps the latest version per id of its input (the scan's partitions read in parallel
+/// and gathered): once every row has arrived, the rule's columns are ranked per id in a
+/// sharded hash pass, and the winners leave batch by batch, in input order.
 #[derive(Debug)]
 struct LatestExec {
-    /// The change log's [`KEY_COLUMNS`], in that order.
-    keys: Arc<dyn ExecutionPlan>,
-    /// The change log's columns that the query reads, and the rule's.
+    /// The change log's columns that the query reads, and the rule's, in one partition.
     rows: Arc<dyn ExecutionPlan>,
     /// Indices of [`KEY_COLUMNS`] in `rows`.
     keys_in_rows: Vec<usize>,
     /// Indices of the output columns in `rows`.
     output: Vec<usize>,
-    /// The first pass's result, shared by every partition of one execution.
-    winners: Arc<OnceCell<Arc<Winners>>>,
     properties: Arc<PlanProperties>,
 }
 
 impl LatestExec {
     fn new(
-        keys: Arc<dyn ExecutionPlan>,
         rows: Arc<dyn ExecutionPlan>,
         keys_in_rows: Vec<usize>,
         output: Vec<usize>,
         schema: SchemaRef,
     ) -> LatestExec {
-        let partitions = rows.output_partitioning().partition_count();
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(partitions),
-            EmissionType::Incremental,
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
             Boundedness::Bounded,
         );
         LatestExec {
-            keys,
             rows,
             keys_in_rows,
             output,
-            winners: Arc::new(OnceCell::new()),
             properties: Arc::new(properties),
         }
     }
@@ -209,12 +196,16 @@ impl ExecutionPlan for LatestExec {
         &self.properties
     }
 
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        vec![Distribution::SinglePartition]
+    }
+
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
-        vec![false, false]
+        vec![false]
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.keys, &self.rows]
+        vec![&self.rows]
     }
 
     fn apply_expressions(
@@ -224,17 +215,15 @@ impl ExecutionPlan for LatestExec {
         Ok(TreeNodeRecursion::Continue)
     }
 
-    /// A new node, with nothing of an earlier execution's first pass.
     fn replace_children(
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
         _options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let [keys, rows]: [Arc<dyn ExecutionPlan>; 2] = children
+        let [rows]: [Arc<dyn ExecutionPlan>; 1] = children
             .try_into()
-            .map_err(|_| DataFusionError::Internal("LatestExec takes two inputs".into()))?;
+            .map_err(|_| DataFusionError::Internal("LatestExec takes one input".into()))?;
         Ok(Arc::new(LatestExec::new(
-            keys,
             rows,
             self.keys_in_rows.clone(),
             self.output.clone(),
@@ -253,7 +242,7 @@ impl ExecutionPlan for LatestExec {
     }
 
     fn child_stats_requests(&self, _partition: Option<usize>) -> Vec<ChildStats> {
-        vec![ChildStats::Skip, ChildStats::At(None)]
+        vec![ChildStats::At(None)]
     }
 
     /// At most as many rows as the change log has: the planner needs the size to build
@@ -264,7 +253,7 @@ impl ExecutionPlan for LatestExec {
         _args: &StatisticsArgs,
     ) -> Result<Arc<Statistics>> {
         let mut statistics = Statistics::new_unknown(&self.schema());
-        if let Some(rows) = input.get(1) {
+        if let Some(rows) = input.first() {
             statistics.num_rows = rows.num_rows.to_inexact();
             statistics.total_byte_size = rows.total_byte_size.to_inexact();
         }
@@ -276,16 +265,35 @@ impl ExecutionPlan for LatestExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let rows = self.rows.execute(partition, Arc::clone(&context))?;
-        let (winners, keys) = (Arc::clone(&self.winners), Arc::clone(&self.keys));
-        let (keys_in_rows, output) = (self.keys_in_rows.clone(), self.output.clone());
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!(
+                "LatestExec has one partition, not {partition}"
+            )));
+        }
+        let rows = self.rows.execute(0, context)?;
+        let (keys, output) = (self.keys_in_rows.clone(), self.output.clone());
         let picked = async move {
-            let winners = winners
-                .get_or_try_init(|| Winners::pick(keys, context))
-                .await?
-                .clone();
-            let kept = rows.map(move |batch| winners.keep(&batch?, &keys_in_rows, &output));
-            Ok::<_, DataFusionError>(kept)
+            let started = std::time::Instant::now();
+            let batches: Vec<RecordBatch> = rows.try_collect().await?;
+            let read_seconds = started.elapsed().as_secs_f64();
+            let (batches, masks) = tokio::task::spawn_blocking(move || {
+                let masks = Winners::from_batches(&batches, &keys).map(|w| w.masks(&batches));
+                (batches, masks)
+            })
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let masks = masks?;
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            let seconds = started.elapsed().as_secs_f64();
+            tracing::debug!(rows, read_seconds, seconds, "latest versions picked");
+            let kept = batches.into_iter().zip(masks).map(move |(batch, mask)| {
+                let batch = batch.project(&output)?;
+                if mask.true_count() == batch.num_rows() {
+                    return Ok(batch);
+                }
+                Ok(filter_record_batch(&batch, &mask)?)
+            });
+            Ok::<_, DataFusionError>(futures::stream::iter(kept))
         };
         let stream = futures::stream::once(picked).try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
@@ -336,10 +344,6 @@ impl Keys {
         })
     }
 
-    fn id(&self, row: usize) -> Option<i64> {
-        self.id.is_valid(row).then(|| self.id.value(row))
-    }
-
     fn rank(&self, row: usize) -> Rank<'_> {
         let value =
             |a: &PrimitiveArray<TimestampMicrosecondType>| a.is_valid(row).then(|| a.value(row));
@@ -363,8 +367,8 @@ fn wrong(column: &str) -> DataFusionError {
     ))
 }
 
-/// The first pass's result: each id's winning version, and which winners a row of the
-/// second pass has already claimed.
+/// Each id's winning version among a set of batches. Of versions that rank the same, the
+/// first one read wins.
 struct Winners {
     keys: Vec<Keys>,
     /// The position of each batch's first row among all rows of the first pass.
@@ -375,46 +379,27 @@ struct Winners {
     shards: Vec<HashMap<i64, u32>>,
     /// The winner among rows without an id (they form one group, as in the window).
     no_id: Option<u32>,
-    /// Whether the winner at a position has been let through: of versions that rank the
-    /// same, the first one the second pass meets is kept and the others are not.
-    taken: Vec<AtomicBool>,
+    /// Rows in all.
+    rows: usize,
 }
 
 impl fmt::Debug for Winners {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.debug_struct("Winners")
-            .field("rows", &self.taken.len())
+            .field("rows", &self.rows)
             .field("shards", &self.shards.len())
             .finish()
     }
 }
 
 impl Winners {
-    /// Reads the rule's columns of every partition and picks each id's winner.
-    async fn pick(keys: Arc<dyn ExecutionPlan>, context: Arc<TaskContext>) -> Result<Arc<Winners>> {
-        let started = std::time::Instant::now();
-        let batches = datafusion::physical_plan::collect(keys, context).await?;
-        let read_seconds = started.elapsed().as_secs_f64();
-        let winners = tokio::task::spawn_blocking(move || Winners::from_batches(&batches))
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))??;
-        tracing::debug!(
-            rows = winners.taken.len(),
-            read_seconds,
-            seconds = started.elapsed().as_secs_f64(),
-            "latest versions picked"
-        );
-        Ok(Arc::new(winners))
-    }
-
     /// Ids are split by hash into one shard per core, each picked on its own thread: every
     /// thread reads every id but keeps a map of its shard's only, so the random accesses
     /// into the maps, which are what the pass costs, are shared out.
-    fn from_batches(batches: &[RecordBatch]) -> Result<Winners> {
-        let at: Vec<usize> = (0..KEY_COLUMNS.len()).collect();
+    fn from_batches(batches: &[RecordBatch], at: &[usize]) -> Result<Winners> {
         let keys: Vec<Keys> = batches
             .iter()
-            .map(|b| Keys::of(b, &at))
+            .map(|b| Keys::of(b, at))
             .collect::<Result<_>>()?;
         let mut starts = Vec::with_capacity(batches.len());
         let mut total = 0usize;
@@ -436,7 +421,7 @@ impl Winners {
             bits,
             shards: Vec::new(),
             no_id: None,
-            taken: (0..total).map(|_| AtomicBool::new(false)).collect(),
+            rows: total,
         };
         let picked: Vec<(HashMap<i64, u32>, Option<u32>)> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..1u64 << bits)
@@ -464,7 +449,7 @@ impl Winners {
 
     /// The winning position of each id in one shard; rows without an id are shard 0's.
     fn pick_shard(&self, shard: u64) -> (HashMap<i64, u32>, Option<u32>) {
-        let mut best: HashMap<i64, u32> = HashMap::with_capacity(self.taken.len() >> self.bits);
+        let mut best: HashMap<i64, u32> = HashMap::with_capacity(self.rows >> self.bits);
         let mut no_id: Option<u32> = None;
         for (batch, keys) in self.keys.iter().enumerate() {
             for (row, &id) in keys.id.values().iter().enumerate() {
@@ -493,38 +478,22 @@ impl Winners {
         (best, no_id)
     }
 
-    /// Whether a row of the second pass is its id's winner, claiming it if so.
-    fn claim(&self, id: Option<i64>, rank: Rank) -> bool {
-        let position = match id {
-            None => self.no_id,
-            Some(id) => {
-                let shard = shard_of(id, self.bits) as usize;
-                self.shards.get(shard).and_then(|m| m.get(&id)).copied()
-            }
-        };
-        let Some(position) = position else {
-            // Not in the first pass: a row landed in between; the next run sees it.
-            return false;
-        };
-        rank == self.rank_at(position) && !self.taken[position as usize].swap(true, Relaxed)
-    }
-
-    /// The winners among a batch of the second pass, with the output columns.
-    fn keep(
-        &self,
-        batch: &RecordBatch,
-        keys_at: &[usize],
-        output: &[usize],
-    ) -> Result<RecordBatch> {
-        let keys = Keys::of(batch, keys_at)?;
-        let mask: BooleanArray = (0..batch.num_rows())
-            .map(|row| Some(self.claim(keys.id(row), keys.rank(row))))
-            .collect();
-        let batch = batch.project(output)?;
-        if mask.true_count() == batch.num_rows() {
-            return Ok(batch);
+    /// For every batch, which of its rows are the winners.
+    fn masks(&self, batches: &[RecordBatch]) -> Vec<BooleanArray> {
+        let mut winners = vec![false; self.rows];
+        let positions = self
+            .shards
+            .iter()
+            .flat_map(|m| m.values())
+            .chain(&self.no_id);
+        for &position in positions {
+            winners[position as usize] = true;
         }
-        Ok(filter_record_batch(&batch, &mask)?)
+        self.starts
+            .iter()
+            .zip(batches)
+            .map(|(&start, b)| BooleanArray::from(winners[start..start + b.num_rows()].to_vec()))
+            .collect()
     }
 }
 
