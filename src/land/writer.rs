@@ -49,7 +49,7 @@ impl Default for LandingLimits {
             max_bytes: 64 << 20,
             linger: Duration::ZERO,
             max_pending_bytes: 256 << 20,
-            concurrent_flushes: 2,
+            concurrent_flushes: 1,
             row_group_rows: 128 * 1024,
         }
     }

@@ -57,15 +57,21 @@ async fn every_entity_reads_back_equal_on_s3() -> TestResult {
     round_trip_on(s3_store()).await
 }
 
+/// A writer whose flushes wait 200 ms for more, so that submissions made together share
+/// one file.
+fn lingering(store: &Store) -> Lander {
+    let limits = LandingLimits {
+        linger: Duration::from_millis(200),
+        ..LandingLimits::default()
+    };
+    Lander::start(store.clone(), limits)
+}
+
 #[tokio::test]
 async fn concurrent_submissions_share_files() -> TestResult {
     let dir = tempfile::tempdir()?;
     for store in stores(dir.path()) {
-        let limits = LandingLimits {
-            linger: Duration::from_millis(200),
-            ..LandingLimits::default()
-        };
-        let lander = Lander::start(store.clone(), limits);
+        let lander = lingering(&store);
         let table = Table::Entity(Entity::Clients);
         let batch = fixture_batch(Entity::Clients);
         let submits = (0..200).map(|_| lander.submit(table, batch.slice(0, 1), day()));
@@ -94,11 +100,7 @@ async fn concurrent_submissions_share_files() -> TestResult {
 async fn rows_and_batches_submitted_together_share_a_file() -> TestResult {
     let dir = tempfile::tempdir()?;
     for store in stores(dir.path()) {
-        let limits = LandingLimits {
-            linger: Duration::from_millis(200),
-            ..LandingLimits::default()
-        };
-        let lander = Lander::start(store.clone(), limits);
+        let lander = lingering(&store);
         let entity = Entity::Appointments;
         let table = Table::Entity(entity);
         let batch = fixture_batch(entity);
