@@ -371,7 +371,7 @@ fn wrong(column: &str) -> DataFusionError {
 /// first one read wins.
 struct Winners {
     keys: Vec<Keys>,
-    /// The position of each batch's first row among all rows of the first pass.
+    /// The position of each batch's first row among all rows.
     starts: Vec<usize>,
     /// Ids are split by hash into `1 << bits` shards, each a map from id to the position
     /// of its winner.
