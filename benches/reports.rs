@@ -60,45 +60,22 @@ fn main() -> Result<()> {
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     for run in 1..=runs {
-        let (output, seconds, rss) = run_measured(
+        ours.push(measure(
+            run,
+            "coconut-lake report",
             Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
                 .args(["report", "--store"])
                 .arg(&lake)
                 .current_dir(project)
                 .env("RUST_LOG", "warn"),
-        )?;
-        if !output.status.success() {
-            return Err(
-                format!("report failed: {}", String::from_utf8_lossy(&output.stderr)).into(),
-            );
-        }
-        say(format!(
-            "run {run}: coconut-lake report {seconds:.2} s, peak RSS {rss:.0} MiB"
-        ));
-        ours.push((
-            seconds,
-            rss,
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        ));
-
-        let (output, seconds, rss) = run_measured(
+        )?);
+        theirs.push(measure(
+            run,
+            "DuckDB",
             Command::new(&python)
                 .arg(project.join("benches/duckdb_reports.py"))
                 .arg(&script),
-        )?;
-        if !output.status.success() {
-            return Err(
-                format!("duckdb failed: {}", String::from_utf8_lossy(&output.stderr)).into(),
-            );
-        }
-        say(format!(
-            "run {run}: DuckDB {seconds:.2} s, peak RSS {rss:.0} MiB"
-        ));
-        theirs.push((
-            seconds,
-            rss,
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        ));
+        )?);
     }
 
     // The same rows per report from both engines.
@@ -126,6 +103,21 @@ fn main() -> Result<()> {
         a / b
     ));
     Ok(())
+}
+
+/// Runs one engine's suite as a child process: its wall time, peak RSS (MiB) and standard
+/// output, or its standard error when it fails.
+fn measure(run: u32, engine: &str, command: &mut Command) -> Result<(f64, f64, String)> {
+    let (output, seconds, rss) = run_measured(command)?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!("{engine} failed: {stderr}").into());
+    }
+    say(format!(
+        "run {run}: {engine} {seconds:.2} s, peak RSS {rss:.0} MiB"
+    ));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    Ok((seconds, rss, stdout))
 }
 
 /// The Python of the test environment.
