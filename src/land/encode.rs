@@ -8,14 +8,16 @@
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use object_store::path::Path;
 use object_store::{ObjectStore, PutMode, PutPayload};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter, add_encoded_arrow_schema_to_metadata};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::{ColumnPath, SchemaDescriptor};
 
 /// Why a Parquet file could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -41,32 +43,69 @@ pub fn writer_properties(row_group_rows: usize) -> WriterProperties {
         .build()
 }
 
-/// Rows below which a landing file compresses only its `raw` column, without dictionaries
-/// or page statistics.
+/// Rows below which a landing file compresses only its `raw` column and leaves out
+/// dictionaries, page statistics and the offset index.
 ///
-/// Parquet builds a zstd compressor and decompressor for every column chunk it writes, and
-/// a dictionary and statistics per page; for the few rows of a webhook flush that setup
-/// costs more than the whole encoding, and the typed columns of so few rows compress to
-/// next to nothing anyway. Larger files compress every column.
+/// Parquet builds a zstd compressor and decompressor for every compressed column chunk,
+/// and a dictionary, statistics and index entries per page; for the few rows of a webhook
+/// flush that setup costs more than the whole encoding, and the typed columns of so few
+/// rows compress to next to nothing anyway. Larger files compress every column.
 pub const SMALL_FILE_ROWS: usize = 4_096;
 
-/// Writer settings for a landing file of `rows` rows: [`writer_properties`], with only the
-/// `raw` column compressed when the file is small.
-pub fn landing_properties(rows: usize, row_group_rows: usize) -> WriterProperties {
-    let full = writer_properties(row_group_rows);
-    if rows >= SMALL_FILE_ROWS {
-        return full;
+/// One table's landing encoding, prepared once: the Parquet schema and the Arrow schema
+/// embedded in every file are converted when the writer starts, not for each file, which
+/// matters when a flush holds a few webhooks.
+#[derive(Debug)]
+pub struct LandingEncoder {
+    schema: SchemaRef,
+    parquet: SchemaDescriptor,
+    small: WriterProperties,
+    large: WriterProperties,
+}
+
+impl LandingEncoder {
+    /// The encoder of files of `schema`, with row groups of `row_group_rows`.
+    pub fn new(schema: SchemaRef, row_group_rows: usize) -> Result<LandingEncoder, ParquetError> {
+        let parquet = ArrowSchemaConverter::new().convert(&schema)?;
+        let mut large = writer_properties(row_group_rows);
+        let level = ZstdLevel::try_new(3).unwrap_or_default();
+        let mut small = WriterProperties::builder()
+            .set_compression(Compression::UNCOMPRESSED)
+            .set_column_compression(ColumnPath::from("raw"), Compression::ZSTD(level))
+            // Dictionaries, page statistics and page offsets pay off over many rows and
+            // pages; a small file has one page per column.
+            .set_dictionary_enabled(false)
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_offset_index_disabled(true)
+            .set_max_row_group_row_count(Some(row_group_rows.max(1)))
+            .set_created_by(large.created_by().to_string())
+            .build();
+        add_encoded_arrow_schema_to_metadata(&schema, &mut large);
+        add_encoded_arrow_schema_to_metadata(&schema, &mut small);
+        Ok(LandingEncoder {
+            schema,
+            parquet,
+            small,
+            large,
+        })
     }
-    let level = ZstdLevel::try_new(3).unwrap_or_default();
-    WriterProperties::builder()
-        .set_compression(Compression::UNCOMPRESSED)
-        .set_column_compression(ColumnPath::from("raw"), Compression::ZSTD(level))
-        // Dictionaries and page statistics pay off over many rows, not a handful.
-        .set_dictionary_enabled(false)
-        .set_statistics_enabled(EnabledStatistics::Chunk)
-        .set_max_row_group_row_count(Some(row_group_rows.max(1)))
-        .set_created_by(full.created_by().to_string())
-        .build()
+
+    /// Encodes one batch of the encoder's schema as a whole Parquet file.
+    pub fn encode(&self, batch: &RecordBatch) -> Result<Bytes, ParquetError> {
+        let properties = if batch.num_rows() < SMALL_FILE_ROWS {
+            &self.small
+        } else {
+            &self.large
+        };
+        let options = ArrowWriterOptions::new()
+            .with_properties(properties.clone())
+            .with_skip_arrow_metadata(true)
+            .with_parquet_schema(self.parquet.clone());
+        let mut writer =
+            ArrowWriter::try_new_with_options(Vec::new(), self.schema.clone(), options)?;
+        writer.write(batch)?;
+        Ok(Bytes::from(writer.into_inner()?))
+    }
 }
 
 /// Encodes batches as one Parquet file in memory.
@@ -84,24 +123,90 @@ pub fn encode_parquet(
     Ok(Bytes::from(writer.into_inner()?))
 }
 
-/// Writes batches as one new Parquet object and returns its size in bytes. Fails rather
-/// than replace an object already at `path`.
-pub async fn write_parquet(
+/// Writes a landing batch as one new Parquet object with `encoder` and returns its size in
+/// bytes. Fails rather than replace an object already at `path`.
+pub async fn write_landing(
     store: &Arc<dyn ObjectStore>,
     path: &Path,
-    batches: Vec<RecordBatch>,
-    properties: WriterProperties,
+    encoder: &Arc<LandingEncoder>,
+    batch: RecordBatch,
 ) -> Result<u64, WriteError> {
     // A small file encodes in less time than a hop to the blocking pool takes.
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let bytes = if rows < SMALL_FILE_ROWS {
-        encode_parquet(&batches, properties)?
+    let bytes = if batch.num_rows() < SMALL_FILE_ROWS {
+        encoder.encode(&batch)?
     } else {
-        tokio::task::spawn_blocking(move || encode_parquet(&batches, properties)).await??
+        let encoder = Arc::clone(encoder);
+        tokio::task::spawn_blocking(move || encoder.encode(&batch)).await??
     };
+    put_new(store, path, bytes).await
+}
+
+/// Puts encoded bytes as a new object; never over an existing one.
+async fn put_new(
+    store: &Arc<dyn ObjectStore>,
+    path: &Path,
+    bytes: Bytes,
+) -> Result<u64, WriteError> {
     let size = bytes.len() as u64;
     store
         .put_opts(path, PutPayload::from(bytes), PutMode::Create.into())
         .await?;
     Ok(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    fn batch(rows: usize) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new(
+                "received_at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new("raw", DataType::Utf8, true),
+        ]));
+        let ids: Vec<i64> = (0..rows as i64).collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(ids.clone())),
+            Arc::new(TimestampMicrosecondArray::from(ids).with_timezone("UTC")),
+            Arc::new(StringArray::from_iter_values(
+                (0..rows).map(|i| format!("{{\"id\": {i}}}")),
+            )),
+        ];
+        RecordBatch::try_new(schema, columns).unwrap_or_else(|e| panic!("bad fixture: {e}"))
+    }
+
+    #[test]
+    fn prepared_encodings_read_back_with_their_arrow_schema() -> Result<(), ParquetError> {
+        for rows in [3, SMALL_FILE_ROWS + 1] {
+            let input = batch(rows);
+            let encoder = LandingEncoder::new(input.schema(), 128 * 1024)?;
+            let bytes = encoder.encode(&input)?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())?;
+            let metadata = reader.metadata().clone();
+            let output: Vec<RecordBatch> = reader.build()?.collect::<Result<_, _>>()?;
+            let output = arrow::compute::concat_batches(&input.schema(), &output)?;
+            assert_eq!(output, input, "{rows} rows");
+
+            let chunks = metadata.row_group(0).columns();
+            let codecs: Vec<String> = chunks.iter().map(|c| c.compression().to_string()).collect();
+            let small = rows < SMALL_FILE_ROWS;
+            if small {
+                assert_eq!(codecs[..2], ["UNCOMPRESSED", "UNCOMPRESSED"]);
+            } else {
+                assert!(codecs[..2].iter().all(|c| c.starts_with("ZSTD")));
+            }
+            assert!(codecs[2].starts_with("ZSTD"), "raw is {}", codecs[2]);
+            let offsets = chunks.iter().filter(|c| c.offset_index_offset().is_some());
+            assert_eq!(offsets.count(), if small { 0 } else { chunks.len() });
+            assert!(chunks.iter().all(|c| c.statistics().is_some()));
+        }
+        Ok(())
+    }
 }

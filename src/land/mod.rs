@@ -8,6 +8,6 @@ pub mod layout;
 mod store;
 mod writer;
 
-pub use encode::{WriteError, encode_parquet, write_parquet, writer_properties};
+pub use encode::{LandingEncoder, WriteError, encode_parquet, write_landing, writer_properties};
 pub use store::{Store, StoreError};
 pub use writer::{LandError, Landed, Lander, LandingLimits};

@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::encode::{WriteError, landing_properties, write_parquet};
+use super::encode::{LandingEncoder, WriteError, write_landing};
 use super::layout;
 use super::store::Store;
 use crate::model::{Cell, Rows, Table};
@@ -136,6 +136,9 @@ impl Lander {
             let flusher = Flusher {
                 table,
                 store: store.clone(),
+                encoder: LandingEncoder::new(table.schema(), limits.row_group_rows)
+                    .map(Arc::new)
+                    .map_err(|e| Arc::new(WriteError::Parquet(e))),
                 limits: limits.clone(),
             };
             flushers.push(tokio::spawn(flusher.run(rx)));
@@ -273,6 +276,8 @@ fn column_names(batch: &RecordBatch) -> Vec<String> {
 struct Flusher {
     table: Table,
     store: Store,
+    /// The table's encoding, or why its schema cannot be written (every flush fails then).
+    encoder: Result<Arc<LandingEncoder>, Arc<WriteError>>,
     limits: LandingLimits,
 }
 
@@ -364,12 +369,12 @@ impl Flusher {
         let started = Instant::now();
         let path = layout::new_file(self.table, date, Utc::now());
         let rows: usize = submissions.iter().map(|s| s.payload.num_rows()).sum();
-        let written = match self.merge(&submissions) {
-            Ok(batch) => {
-                let properties = landing_properties(rows, self.limits.row_group_rows);
-                write_parquet(self.store.objects(), &path, vec![batch], properties).await
-            }
-            Err(e) => Err(WriteError::Parquet(e.into())),
+        let written = match (&self.encoder, self.merge(&submissions)) {
+            (Ok(encoder), Ok(batch)) => write_landing(self.store.objects(), &path, encoder, batch)
+                .await
+                .map_err(Arc::new),
+            (Err(e), _) => Err(Arc::clone(e)),
+            (_, Err(e)) => Err(Arc::new(WriteError::Parquet(e.into()))),
         };
 
         let outcome = match written {
@@ -391,7 +396,7 @@ impl Flusher {
                 tracing::warn!(table, %path, rows, error = %e, "failed to land file");
                 Err(LandError::Write {
                     path: path.to_string(),
-                    source: Arc::new(e),
+                    source: e,
                 })
             }
         };

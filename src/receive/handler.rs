@@ -14,7 +14,7 @@ use serde_json::json;
 use super::Receiver;
 use crate::land::LandError;
 use crate::model::{Envelope, Rows, Source, Table, quarantine_row, unrecognized_row};
-use crate::source::WebhookEvent;
+use crate::source::{ContractError, WebhookEvent};
 use crate::telemetry as names;
 
 /// Why a delivery was not accepted; each maps to one status.
@@ -116,19 +116,29 @@ struct Accepted {
     file: String,
 }
 
+/// The body of a 200 answer.
+#[derive(serde::Serialize)]
+struct LandedBody<'a> {
+    status: &'static str,
+    event_id: &'a str,
+    table: &'a str,
+    file: &'a str,
+}
+
 impl IntoResponse for Accepted {
     fn into_response(self) -> Response {
         metrics::counter!(names::WEBHOOKS_LANDED, "table" => self.table.name()).increment(1);
-        let body = json!({
-            "status": "landed",
-            "event_id": self.event_id,
-            "table": self.table.name(),
-            "file": self.file,
-        });
+        let body = serde_json::to_string(&LandedBody {
+            status: "landed",
+            event_id: &self.event_id,
+            table: self.table.name(),
+            file: &self.file,
+        })
+        .unwrap_or_default();
         (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
-            body.to_string(),
+            body,
         )
             .into_response()
     }
@@ -162,12 +172,10 @@ async fn accept(receiver: &Receiver, headers: &HeaderMap, body: Body) -> Result<
     if !is_json(content_type) {
         return Err(Refusal::UnsupportedMediaType(content_type.to_string()));
     }
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Refusal::BadJson(format!("invalid json: {e}")))?;
-
     let header_id = headers.get("webhook-id").and_then(|v| v.to_str().ok());
-    let event = match WebhookEvent::from_value(value) {
+    let event = match WebhookEvent::from_slice(&bytes) {
         Ok(event) => event,
+        Err(ContractError::Json(e)) => return Err(Refusal::BadJson(format!("invalid json: {e}"))),
         Err(e) => {
             let envelope = Envelope::for_unusable(
                 header_id,

@@ -1,6 +1,8 @@
 //! The webhook event envelope: `{id, type, occurred_at, data}`.
 
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::jsonapi::kind_of;
 use super::{ContractError, Entity, Resource};
@@ -19,10 +21,37 @@ pub struct WebhookEvent {
 }
 
 impl WebhookEvent {
-    /// Parses an envelope from the request body.
+    /// Parses an envelope from the request body in one pass. The resource's `raw` is the
+    /// `data` member's text as sent, not the parsed value written out again. Bytes that
+    /// are not JSON give [`ContractError::Json`]; JSON of another shape gives
+    /// [`ContractError::Shape`], as [`WebhookEvent::from_value`] does.
     pub fn from_slice(bytes: &[u8]) -> Result<WebhookEvent, ContractError> {
-        let value: Value = serde_json::from_slice(bytes)?;
-        WebhookEvent::from_value(value)
+        // serde would also read a struct from a JSON array, by position.
+        let opens_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        if !opens_object {
+            serde_json::from_slice::<serde::de::IgnoredAny>(bytes)?;
+            return Err(ContractError::shape("event", "expected a JSON object"));
+        }
+        let wire: Wire = serde_json::from_slice(bytes).map_err(|e| {
+            if e.is_data() {
+                ContractError::shape("event", e.to_string())
+            } else {
+                ContractError::Json(e)
+            }
+        })?;
+        let id = text("id", wire.id)?.ok_or_else(|| ContractError::shape("event", "missing id"))?;
+        let event_type = text("type", wire.event_type)?
+            .ok_or_else(|| ContractError::shape("event", "missing type"))?;
+        let occurred_at = text("occurred_at", wire.occurred_at)?;
+        let data = wire
+            .data
+            .ok_or_else(|| ContractError::shape("event", "missing data"))?;
+        Ok(WebhookEvent {
+            id,
+            event_type,
+            occurred_at,
+            data: Resource::from_raw(data, "data")?,
+        })
     }
 
     /// Parses an envelope from a JSON value.
@@ -30,19 +59,11 @@ impl WebhookEvent {
         let Value::Object(mut top) = value else {
             return Err(ContractError::shape("event", "expected a JSON object"));
         };
-        let text = |top: &serde_json::Map<String, Value>, key: &str| match top.get(key) {
-            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            None | Some(Value::Null) => Ok(None),
-            Some(other) => Err(ContractError::shape(
-                key,
-                format!("expected a string, found {}", kind_of(other)),
-            )),
-        };
-        let id = text(&top, "id")?.ok_or_else(|| ContractError::shape("event", "missing id"))?;
-        let event_type =
-            text(&top, "type")?.ok_or_else(|| ContractError::shape("event", "missing type"))?;
-        let occurred_at = text(&top, "occurred_at")?;
+        let id = text("id", top.remove("id"))?
+            .ok_or_else(|| ContractError::shape("event", "missing id"))?;
+        let event_type = text("type", top.remove("type"))?
+            .ok_or_else(|| ContractError::shape("event", "missing type"))?;
+        let occurred_at = text("occurred_at", top.remove("occurred_at"))?;
         let data = top
             .remove("data")
             .ok_or_else(|| ContractError::shape("event", "missing data"))?;
@@ -59,6 +80,32 @@ impl WebhookEvent {
     pub fn entity(&self) -> Option<Entity> {
         let prefix = self.event_type.split('.').next().unwrap_or_default();
         Entity::from_type(prefix).or_else(|| Entity::from_type(&self.data.kind))
+    }
+}
+
+/// The members of an envelope; `data` stays unparsed until it is read as a resource.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default, rename = "type")]
+    event_type: Option<Value>,
+    #[serde(default)]
+    occurred_at: Option<Value>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+}
+
+/// A member sent as a string or a number; empty strings and nulls count as absent.
+fn text(key: &str, value: Option<Value>) -> Result<Option<String>, ContractError> {
+    match value {
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s)),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        None | Some(Value::Null) | Some(Value::String(_)) => Ok(None),
+        Some(other) => Err(ContractError::shape(
+            key,
+            format!("expected a string, found {}", kind_of(&other)),
+        )),
     }
 }
 
@@ -86,5 +133,71 @@ mod tests {
         }))?;
         assert_eq!(event.entity(), None);
         Ok(())
+    }
+
+    #[test]
+    fn one_pass_parsing_reads_what_the_value_parse_reads() -> Result<(), ContractError> {
+        let body = br#" {"id": "evt_3", "type": "appointment.updated", "occurred_at": 17,
+            "extra": [1, 2], "data": {"type": "appointments", "id": "9",
+            "attributes": {"status": "confirmed", "note": "a \"quoted\" word"}}}"#;
+        let fast = WebhookEvent::from_slice(body)?;
+        let value: Value = serde_json::from_slice(body)?;
+        let slow = WebhookEvent::from_value(value)?;
+        assert_eq!(
+            (&fast.id, &fast.event_type, &fast.occurred_at),
+            (&slow.id, &slow.event_type, &slow.occurred_at)
+        );
+        assert_eq!(fast.data.attributes, slow.data.attributes);
+        assert_eq!(
+            (&fast.data.id, &fast.data.kind),
+            (&slow.data.id, &slow.data.kind)
+        );
+        // The raw text is the data member as sent, spaces and key order included.
+        assert!(
+            fast.data
+                .raw
+                .starts_with(r#"{"type": "appointments", "id": "9","#)
+        );
+        let reparsed: Value = serde_json::from_str(&fast.data.raw)?;
+        assert_eq!(serde_json::to_string(&reparsed)?, slow.data.raw);
+        Ok(())
+    }
+
+    #[test]
+    fn one_pass_parsing_tells_bad_json_from_a_bad_shape() {
+        let json_error =
+            |body: &[u8]| matches!(WebhookEvent::from_slice(body), Err(ContractError::Json(_)));
+        let shape = |body: &[u8]| match WebhookEvent::from_slice(body) {
+            Err(ContractError::Shape { what, reason }) => format!("{what}: {reason}"),
+            other => panic!("expected a shape error, got {other:?}"),
+        };
+        assert!(json_error(b"{\"id\": "));
+        assert!(json_error(b"not json"));
+        assert!(json_error(b"[1, 2"));
+        // An array is valid JSON but no event, even one that lines up with the members.
+        assert_eq!(
+            shape(br#"["e", "appointment.updated", null, {"id": 1}]"#),
+            "event: expected a JSON object"
+        );
+        assert_eq!(
+            shape(br#"{"id": "e", "type": "x.y"}"#),
+            "event: missing data"
+        );
+        assert_eq!(
+            shape(br#"{"id": "", "type": "x.y", "data": {"id": 1}}"#),
+            "event: missing id"
+        );
+        assert_eq!(
+            shape(br#"{"id": {"a": 1}, "type": "x.y", "data": {"id": 1}}"#),
+            "id: expected a string, found an object"
+        );
+        assert_eq!(
+            shape(br#"{"id": "e", "type": "x.y", "data": [1]}"#),
+            "data: expected a resource object"
+        );
+        assert!(
+            shape(br#"{"id": "e", "id": "f", "type": "x.y", "data": {"id": 1}}"#)
+                .contains("duplicate field")
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! a single resource or a list in `data`, missing optional members) and strict about the
 //! rest, so that a malformed page is reported instead of half-read.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::ContractError;
@@ -24,12 +25,29 @@ pub struct Resource {
 }
 
 impl Resource {
-    /// Reads one resource object; `what` names its place in the payload for errors.
+    /// Reads one resource object; `what` names its place in the payload for errors. `raw`
+    /// is the object written out again (keys in order, no spaces).
     pub fn from_value(value: Value, what: &str) -> Result<Resource, ContractError> {
-        let Value::Object(mut object) = value else {
+        let Value::Object(object) = value else {
             return Err(ContractError::shape(what, "expected a resource object"));
         };
         let raw = serde_json::to_string(&object)?;
+        Resource::from_object(object, raw, what)
+    }
+
+    /// Reads one resource object from its JSON text, which becomes `raw` as it is.
+    pub fn from_raw(text: &RawValue, what: &str) -> Result<Resource, ContractError> {
+        match serde_json::from_str(text.get())? {
+            Value::Object(object) => Resource::from_object(object, text.get().to_string(), what),
+            _ => Err(ContractError::shape(what, "expected a resource object")),
+        }
+    }
+
+    fn from_object(
+        mut object: Map<String, Value>,
+        raw: String,
+        what: &str,
+    ) -> Result<Resource, ContractError> {
         let id = match object.get("id") {
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
             Some(Value::Number(n)) => n.to_string(),
