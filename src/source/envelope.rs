@@ -147,7 +147,15 @@ mod tests {
             (&fast.id, &fast.event_type, &fast.occurred_at),
             (&slow.id, &slow.event_type, &slow.occurred_at)
         );
-        assert_eq!(fast.data.attributes, slow.data.attributes);
+        assert_eq!(
+            fast.data.attributes.to_map(&fast.data.raw),
+            slow.data.attributes.to_map(&slow.data.raw)
+        );
+        assert_eq!(
+            fast.data.attribute("note").as_deref(),
+            Some(&Value::from("a \"quoted\" word"))
+        );
+        assert_eq!(fast.data.attribute("missing"), None);
         assert_eq!(
             (&fast.data.id, &fast.data.kind),
             (&slow.data.id, &slow.data.kind)

@@ -4,6 +4,11 @@
 //! a single resource or a list in `data`, missing optional members) and strict about the
 //! rest, so that a malformed page is reported instead of half-read.
 
+use std::borrow::Cow;
+use std::ops::Range;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -16,8 +21,9 @@ pub struct Resource {
     pub id: String,
     /// The JSON:API `type` member; empty when the sender left it out.
     pub kind: String,
-    /// The `attributes` object; empty when absent.
-    pub attributes: Map<String, Value>,
+    /// The `attributes` object; empty when absent. Read members with
+    /// [`Resource::attribute`].
+    pub attributes: Attributes,
     /// The `relationships` object; empty when absent.
     pub relationships: Map<String, Value>,
     /// The whole resource object as JSON text, unknown members included.
@@ -35,12 +41,47 @@ impl Resource {
         Resource::from_object(object, raw, what)
     }
 
-    /// Reads one resource object from its JSON text, which becomes `raw` as it is.
+    /// Reads one resource object from its JSON text, which becomes `raw` as it is. The
+    /// attributes are not parsed into values here: each is found in `raw` and read when
+    /// asked for, which spares building and dropping a tree of every member.
     pub fn from_raw(text: &RawValue, what: &str) -> Result<Resource, ContractError> {
-        match serde_json::from_str(text.get())? {
-            Value::Object(object) => Resource::from_object(object, text.get().to_string(), what),
-            _ => Err(ContractError::shape(what, "expected a resource object")),
+        let raw = text.get().to_string();
+        if !raw.starts_with('{') {
+            return Err(ContractError::shape(what, "expected a resource object"));
         }
+        // The text is JSON already; what fails here is the shape, such as a repeated member.
+        let shape = |e: serde_json::Error| ContractError::shape(what, e.to_string());
+        let wire: WireResource = serde_json::from_str(&raw).map_err(shape)?;
+        let id = resource_id(wire.id.as_ref(), what)?;
+        let kind = resource_kind(wire.kind, what)?;
+        let attributes = match wire.attributes {
+            None => Attributes::default(),
+            Some(members) if members.get() == "null" => Attributes::default(),
+            Some(members) if members.get().starts_with('{') => {
+                let located: Located = serde_json::from_str(members.get()).map_err(shape)?;
+                Attributes::located(&raw, located.0)
+            }
+            Some(other) => {
+                let kind = kind_of(&serde_json::from_str(other.get()).map_err(shape)?);
+                let reason = format!("attributes must be an object, found {kind}");
+                return Err(ContractError::shape(what, reason));
+            }
+        };
+        let relationships = match wire.relationships {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(map)) => map,
+            Some(other) => {
+                let reason = format!("relationships must be an object, found {}", kind_of(&other));
+                return Err(ContractError::shape(what, reason));
+            }
+        };
+        Ok(Resource {
+            id,
+            kind,
+            attributes,
+            relationships,
+            raw,
+        })
     }
 
     fn from_object(
@@ -48,24 +89,9 @@ impl Resource {
         raw: String,
         what: &str,
     ) -> Result<Resource, ContractError> {
-        let id = match object.get("id") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(other) => {
-                let reason = format!("id must be a number or a string, found {}", kind_of(other));
-                return Err(ContractError::shape(what, reason));
-            }
-            None => return Err(ContractError::shape(what, "missing id")),
-        };
-        let kind = match object.get("type") {
-            Some(Value::String(s)) => s.clone(),
-            None | Some(Value::Null) => String::new(),
-            Some(other) => {
-                let reason = format!("type must be a string, found {}", kind_of(other));
-                return Err(ContractError::shape(what, reason));
-            }
-        };
-        let attributes = take_object(&mut object, "attributes", what)?;
+        let id = resource_id(object.get("id"), what)?;
+        let kind = resource_kind(object.remove("type"), what)?;
+        let attributes = Attributes::Parsed(take_object(&mut object, "attributes", what)?);
         let relationships = take_object(&mut object, "relationships", what)?;
         Ok(Resource {
             id,
@@ -74,6 +100,11 @@ impl Resource {
             relationships,
             raw,
         })
+    }
+
+    /// The attribute `name`, or `None` when it is absent.
+    pub fn attribute(&self, name: &str) -> Option<Cow<'_, Value>> {
+        self.attributes.get(&self.raw, name)
     }
 
     /// The resource id as a number, for entities whose ids are numeric.
@@ -110,6 +141,181 @@ fn take_object(
             let reason = format!("{key} must be an object, found {}", kind_of(&other));
             Err(ContractError::shape(what, reason))
         }
+    }
+}
+
+fn resource_id(id: Option<&Value>, what: &str) -> Result<String, ContractError> {
+    match id {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(other) => {
+            let reason = format!("id must be a number or a string, found {}", kind_of(other));
+            Err(ContractError::shape(what, reason))
+        }
+        None => Err(ContractError::shape(what, "missing id")),
+    }
+}
+
+fn resource_kind(kind: Option<Value>, what: &str) -> Result<String, ContractError> {
+    match kind {
+        Some(Value::String(s)) => Ok(s),
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(other) => {
+            let reason = format!("type must be a string, found {}", kind_of(&other));
+            Err(ContractError::shape(what, reason))
+        }
+    }
+}
+
+/// A resource's attributes: parsed values, or where each member's value lies in the
+/// resource's `raw` text, parsed only when read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attributes {
+    /// Members parsed into values.
+    Parsed(Map<String, Value>),
+    /// Members located in `raw`, in the order sent.
+    Located(Vec<(MemberName, Range<usize>)>),
+}
+
+/// The name of a located member: where it lies in `raw`, or the text itself when it was
+/// sent with escapes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberName {
+    /// The name is `raw[range]` as it is.
+    At(Range<usize>),
+    /// The name, unescaped.
+    Text(String),
+}
+
+impl Default for Attributes {
+    fn default() -> Self {
+        Attributes::Parsed(Map::new())
+    }
+}
+
+impl Attributes {
+    fn located(raw: &str, members: Vec<(Cow<'_, str>, &RawValue)>) -> Attributes {
+        let base = raw.as_ptr() as usize;
+        let offset = |text: &str| text.as_ptr() as usize - base;
+        let members = members
+            .into_iter()
+            .map(|(name, value)| {
+                let name = match name {
+                    Cow::Borrowed(name) => MemberName::At(offset(name)..offset(name) + name.len()),
+                    Cow::Owned(name) => MemberName::Text(name),
+                };
+                let start = offset(value.get());
+                (name, start..start + value.get().len())
+            })
+            .collect();
+        Attributes::Located(members)
+    }
+
+    /// The member `name` (the last one when a name repeats), or `None` when it is absent;
+    /// `raw` is the text a located member lies in.
+    pub fn get(&self, raw: &str, name: &str) -> Option<Cow<'_, Value>> {
+        match self {
+            Attributes::Parsed(map) => map.get(name).map(Cow::Borrowed),
+            Attributes::Located(members) => {
+                let (_, range) = members.iter().rev().find(|(member, _)| match member {
+                    MemberName::At(at) => raw.get(at.clone()) == Some(name),
+                    MemberName::Text(text) => text == name,
+                })?;
+                // Located members were valid JSON when they were found.
+                serde_json::from_str(raw.get(range.clone())?)
+                    .ok()
+                    .map(Cow::Owned)
+            }
+        }
+    }
+
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Attributes::Parsed(map) => map.is_empty(),
+            Attributes::Located(members) => members.is_empty(),
+        }
+    }
+
+    /// Every member parsed, as a map (a repeated name keeps its last value).
+    pub fn to_map(&self, raw: &str) -> Map<String, Value> {
+        match self {
+            Attributes::Parsed(map) => map.clone(),
+            Attributes::Located(members) => members
+                .iter()
+                .filter_map(|(member, range)| {
+                    let name = match member {
+                        MemberName::At(at) => raw.get(at.clone())?.to_string(),
+                        MemberName::Text(text) => text.clone(),
+                    };
+                    let value = serde_json::from_str(raw.get(range.clone())?).ok()?;
+                    Some((name, value))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The members of a resource object that [`Resource::from_raw`] reads; attributes stay text.
+#[derive(Deserialize)]
+struct WireResource<'a> {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default, rename = "type")]
+    kind: Option<Value>,
+    #[serde(default, borrow)]
+    attributes: Option<&'a RawValue>,
+    #[serde(default)]
+    relationships: Option<Value>,
+}
+
+/// An object's members as (name, value text) pairs, borrowed from the text where it can be.
+struct Located<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Located<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = Located<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(name) = map.next_key::<Name<'de>>()? {
+                    members.push((name.0, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(Located(members))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+/// A member name, borrowed unless it had escapes.
+struct Name<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = Name<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+
+            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Borrowed(name)))
+            }
+
+            fn visit_str<E>(self, name: &str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Owned(name.to_string())))
+            }
+        }
+        deserializer.deserialize_str(Text)
     }
 }
 
