@@ -68,12 +68,15 @@ async fn measure() -> Result<()> {
             Command::new(std::env::current_exe()?).arg("--bare"),
             "listening on ",
         )?;
+        let bare_cpu = bare.cpu_seconds();
         let bare_report = load(&tenant, &bare.url, connections, seconds).await?;
+        let bare_cpu = bare.cpu_seconds() - bare_cpu;
         let bare_rss = bare.stop()?;
         report(
             &format!("round {round} bare handler"),
             &bare_report,
             bare_rss,
+            bare_cpu,
         );
         bare_rates.push(bare_report.rate);
 
@@ -133,9 +136,16 @@ async fn serve_round(
             .env("RUST_LOG", "warn"),
         "receiving webhooks on ",
     )?;
+    let serve_cpu = serve.cpu_seconds();
     let serve_report = load(tenant, &serve.url, connections, seconds).await?;
+    let serve_cpu = serve.cpu_seconds() - serve_cpu;
     let serve_rss = serve.stop()?;
-    report(&format!("round {round} serve"), &serve_report, serve_rss);
+    report(
+        &format!("round {round} serve"),
+        &serve_report,
+        serve_rss,
+        serve_cpu,
+    );
 
     let landed = parquet_rows(&lake.path().join("landing"))?;
     say(format!(
@@ -171,9 +181,12 @@ async fn load(
     Ok(send(Arc::clone(tenant), options).await?)
 }
 
-fn report(name: &str, report: &SendReport, rss_mib: f64) {
+/// One server's line; `cpu` is the server's CPU seconds during the load, given per
+/// acknowledged request (a steadier figure than the rate on a machine whose speed drifts).
+fn report(name: &str, report: &SendReport, rss_mib: f64, cpu: f64) {
+    let per_request = cpu * 1e6 / report.acknowledged.max(1) as f64;
     say(format!(
-        "{name}: {} acknowledged, {} failed, {} retries in {:.1} s = {:.0} events/s; latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms; peak RSS {rss_mib:.0} MiB; statuses {:?}",
+        "{name}: {} acknowledged, {} failed, {} retries in {:.1} s = {:.0} events/s; latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms; peak RSS {rss_mib:.0} MiB; server CPU {per_request:.0} us per request; statuses {:?}",
         report.acknowledged,
         report.failed,
         report.retries,
