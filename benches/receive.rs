@@ -68,16 +68,8 @@ async fn measure() -> Result<()> {
             Command::new(std::env::current_exe()?).arg("--bare"),
             "listening on ",
         )?;
-        let bare_cpu = bare.cpu_seconds();
-        let bare_report = load(&tenant, &bare.url, connections, seconds).await?;
-        let bare_cpu = bare.cpu_seconds() - bare_cpu;
-        let bare_rss = bare.stop()?;
-        report(
-            &format!("round {round} bare handler"),
-            &bare_report,
-            bare_rss,
-            bare_cpu,
-        );
+        let name = format!("round {round} bare handler");
+        let bare_report = load_and_stop(&mut bare, &name, &tenant, connections, seconds).await?;
         bare_rates.push(bare_report.rate);
 
         let (serve_report, lake) = serve_round(&tenant, connections, seconds, round, &dir).await?;
@@ -136,16 +128,8 @@ async fn serve_round(
             .env("RUST_LOG", "warn"),
         "receiving webhooks on ",
     )?;
-    let serve_cpu = serve.cpu_seconds();
-    let serve_report = load(tenant, &serve.url, connections, seconds).await?;
-    let serve_cpu = serve.cpu_seconds() - serve_cpu;
-    let serve_rss = serve.stop()?;
-    report(
-        &format!("round {round} serve"),
-        &serve_report,
-        serve_rss,
-        serve_cpu,
-    );
+    let name = format!("round {round} serve");
+    let serve_report = load_and_stop(&mut serve, &name, tenant, connections, seconds).await?;
 
     let landed = parquet_rows(&lake.path().join("landing"))?;
     say(format!(
@@ -161,6 +145,22 @@ async fn serve_round(
         return Err("acknowledged deliveries are missing from landing".into());
     }
     Ok((serve_report, lake))
+}
+
+/// Loads a started server, stops it and prints its line with its CPU time and peak RSS.
+async fn load_and_stop(
+    server: &mut Server,
+    name: &str,
+    tenant: &Arc<Tenant>,
+    connections: usize,
+    seconds: u64,
+) -> Result<SendReport> {
+    let cpu = server.cpu_seconds();
+    let sent = load(tenant, &server.url, connections, seconds).await?;
+    let cpu = server.cpu_seconds() - cpu;
+    let rss = server.stop()?;
+    report(name, &sent, rss, cpu);
+    Ok(sent)
 }
 
 /// Sends signed events for `seconds` over `connections` connections.
