@@ -32,26 +32,14 @@ impl WebhookEvent {
             serde_json::from_slice::<serde::de::IgnoredAny>(bytes)?;
             return Err(ContractError::shape("event", "expected a JSON object"));
         }
-        let wire: Wire = serde_json::from_slice(bytes).map_err(|e| {
+        let wire: Wire<&RawValue> = serde_json::from_slice(bytes).map_err(|e| {
             if e.is_data() {
                 ContractError::shape("event", e.to_string())
             } else {
                 ContractError::Json(e)
             }
         })?;
-        let id = text("id", wire.id)?.ok_or_else(|| ContractError::shape("event", "missing id"))?;
-        let event_type = text("type", wire.event_type)?
-            .ok_or_else(|| ContractError::shape("event", "missing type"))?;
-        let occurred_at = text("occurred_at", wire.occurred_at)?;
-        let data = wire
-            .data
-            .ok_or_else(|| ContractError::shape("event", "missing data"))?;
-        Ok(WebhookEvent {
-            id,
-            event_type,
-            occurred_at,
-            data: Resource::from_raw(data, "data")?,
-        })
+        wire.into_event(|data| Resource::from_raw(data, "data"))
     }
 
     /// Parses an envelope from a JSON value.
@@ -59,21 +47,13 @@ impl WebhookEvent {
         let Value::Object(mut top) = value else {
             return Err(ContractError::shape("event", "expected a JSON object"));
         };
-        let id = text("id", top.remove("id"))?
-            .ok_or_else(|| ContractError::shape("event", "missing id"))?;
-        let event_type = text("type", top.remove("type"))?
-            .ok_or_else(|| ContractError::shape("event", "missing type"))?;
-        let occurred_at = text("occurred_at", top.remove("occurred_at"))?;
-        let data = top
-            .remove("data")
-            .ok_or_else(|| ContractError::shape("event", "missing data"))?;
-        let data = Resource::from_value(data, "data")?;
-        Ok(WebhookEvent {
-            id,
-            event_type,
-            occurred_at,
-            data,
-        })
+        let members = Wire {
+            id: top.remove("id"),
+            event_type: top.remove("type"),
+            occurred_at: top.remove("occurred_at"),
+            data: top.remove("data"),
+        };
+        members.into_event(|data| Resource::from_value(data, "data"))
     }
 
     /// The entity the event is about, from its type prefix or else the resource type.
@@ -83,17 +63,34 @@ impl WebhookEvent {
     }
 }
 
-/// The members of an envelope; `data` stays unparsed until it is read as a resource.
+/// The members of an envelope, with `data` as a value or, read from the body, as its
+/// unparsed text.
 #[derive(Deserialize)]
-struct Wire<'a> {
+struct Wire<D> {
     #[serde(default)]
     id: Option<Value>,
     #[serde(default, rename = "type")]
     event_type: Option<Value>,
     #[serde(default)]
     occurred_at: Option<Value>,
-    #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
+    #[serde(default = "Option::default")]
+    data: Option<D>,
+}
+
+impl<D> Wire<D> {
+    /// The event, with `data` read as a resource by `read`.
+    fn into_event(
+        self,
+        read: impl FnOnce(D) -> Result<Resource, ContractError>,
+    ) -> Result<WebhookEvent, ContractError> {
+        let missing = |member| ContractError::shape("event", format!("missing {member}"));
+        Ok(WebhookEvent {
+            id: text("id", self.id)?.ok_or_else(|| missing("id"))?,
+            event_type: text("type", self.event_type)?.ok_or_else(|| missing("type"))?,
+            occurred_at: text("occurred_at", self.occurred_at)?,
+            data: read(self.data.ok_or_else(|| missing("data"))?)?,
+        })
+    }
 }
 
 /// A member sent as a string or a number; empty strings and nulls count as absent.

@@ -67,14 +67,7 @@ impl Resource {
                 return Err(ContractError::shape(what, reason));
             }
         };
-        let relationships = match wire.relationships {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(map)) => map,
-            Some(other) => {
-                let reason = format!("relationships must be an object, found {}", kind_of(&other));
-                return Err(ContractError::shape(what, reason));
-            }
-        };
+        let relationships = object_member(wire.relationships, "relationships", what)?;
         Ok(Resource {
             id,
             kind,
@@ -134,7 +127,16 @@ fn take_object(
     key: &str,
     what: &str,
 ) -> Result<Map<String, Value>, ContractError> {
-    match object.remove(key) {
+    object_member(object.remove(key), key, what)
+}
+
+/// A member that must be an object when present; absent or null is empty.
+fn object_member(
+    member: Option<Value>,
+    key: &str,
+    what: &str,
+) -> Result<Map<String, Value>, ContractError> {
+    match member {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(map)) => Ok(map),
         Some(other) => {
@@ -295,29 +297,8 @@ impl<'de> Deserialize<'de> for Located<'de> {
 }
 
 /// A member name, borrowed unless it had escapes.
-struct Name<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Text;
-        impl<'de> Visitor<'de> for Text {
-            type Value = Name<'de>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a member name")
-            }
-
-            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Self::Value, E> {
-                Ok(Name(Cow::Borrowed(name)))
-            }
-
-            fn visit_str<E>(self, name: &str) -> Result<Self::Value, E> {
-                Ok(Name(Cow::Owned(name.to_string())))
-            }
-        }
-        deserializer.deserialize_str(Text)
-    }
-}
+#[derive(Deserialize)]
+struct Name<'a>(#[serde(borrow)] Cow<'a, str>);
 
 /// A JSON:API document: one page of a resource listing, or a single resource.
 #[derive(Debug, Clone, PartialEq, Default)]
