@@ -19,6 +19,8 @@ use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::{ColumnPath, SchemaDescriptor};
 
+use super::direct::DirectEncoder;
+
 /// Why a Parquet file could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -61,6 +63,8 @@ pub struct LandingEncoder {
     parquet: SchemaDescriptor,
     small: WriterProperties,
     large: WriterProperties,
+    /// The small-file encoding without Parquet's general writer, when the schema allows.
+    direct: Option<DirectEncoder>,
 }
 
 impl LandingEncoder {
@@ -82,16 +86,35 @@ impl LandingEncoder {
             .build();
         add_encoded_arrow_schema_to_metadata(&schema, &mut large);
         add_encoded_arrow_schema_to_metadata(&schema, &mut small);
+        let direct = DirectEncoder::new(schema.clone(), parquet.clone(), small.clone());
         Ok(LandingEncoder {
             schema,
             parquet,
             small,
             large,
+            direct,
         })
+    }
+
+    /// Whether files under [`SMALL_FILE_ROWS`] rows skip Parquet's general writer; true for
+    /// every landing table's schema.
+    pub fn encodes_small_files_directly(&self) -> bool {
+        self.direct.is_some()
     }
 
     /// Encodes one batch of the encoder's schema as a whole Parquet file.
     pub fn encode(&self, batch: &RecordBatch) -> Result<Bytes, ParquetError> {
+        match &self.direct {
+            Some(direct) if (1..SMALL_FILE_ROWS).contains(&batch.num_rows()) => {
+                direct.encode(batch)
+            }
+            _ => self.encode_general(batch),
+        }
+    }
+
+    /// Encodes with Parquet's general writer whatever the size: the reference that the
+    /// direct small-file encoding is tested and measured against.
+    pub fn encode_general(&self, batch: &RecordBatch) -> Result<Bytes, ParquetError> {
         let properties = if batch.num_rows() < SMALL_FILE_ROWS {
             &self.small
         } else {
@@ -207,6 +230,19 @@ mod tests {
             assert_eq!(offsets.count(), if small { 0 } else { chunks.len() });
             assert!(chunks.iter().all(|c| c.statistics().is_some()));
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_schema_the_direct_encoding_lacks_uses_the_general_writer() -> Result<(), ParquetError> {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, true)]));
+        let column: ArrayRef = Arc::new(arrow::array::Float64Array::from(vec![Some(1.5), None]));
+        let input = RecordBatch::try_new(schema.clone(), vec![column])?;
+        let encoder = LandingEncoder::new(schema, 1024)?;
+        assert!(!encoder.encodes_small_files_directly());
+        let reader = ParquetRecordBatchReaderBuilder::try_new(encoder.encode(&input)?)?;
+        let output: Vec<RecordBatch> = reader.build()?.collect::<Result<_, _>>()?;
+        assert_eq!(output, [input]);
         Ok(())
     }
 }

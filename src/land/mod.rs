@@ -3,6 +3,7 @@
 //! It knows nothing of where records came from; receive and backfill hand it record
 //! batches of a [`crate::model::Table`].
 
+mod direct;
 mod encode;
 pub mod layout;
 mod store;

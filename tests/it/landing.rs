@@ -2,12 +2,17 @@
 
 use std::time::Duration;
 
+use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
 use chrono::NaiveDate;
-use coconut_lake::land::{LandError, Lander, LandingLimits, Store};
+use coconut_lake::land::{LandError, Lander, LandingEncoder, LandingLimits, Store};
 use coconut_lake::model::{Cell, Rows, Table};
 use coconut_lake::source::Entity;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::ParquetMetaData;
 
 use crate::support::*;
 
@@ -293,5 +298,53 @@ async fn a_batch_of_another_schema_is_refused() -> TestResult {
         )
         .await;
     assert!(matches!(after, Err(LandError::Closed)), "{after:?}");
+    Ok(())
+}
+
+fn read_parquet(bytes: bytes::Bytes) -> Result<(ParquetMetaData, RecordBatch), ParquetError> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
+    let metadata = reader.metadata().as_ref().clone();
+    let schema = reader.schema().clone();
+    let batches: Vec<RecordBatch> = reader.build()?.collect::<Result<_, _>>()?;
+    Ok((metadata, concat_batches(&schema, &batches)?))
+}
+
+/// Small files skip Parquet's general writer. Read back they equal their batch, and they
+/// carry the general writer's schema, metadata, codecs and statistics for the same batch,
+/// truncated bounds included.
+#[test]
+fn direct_small_files_match_the_general_writer() -> TestResult {
+    for table in Table::all() {
+        let schema = table.schema();
+        let encoder = LandingEncoder::new(schema.clone(), 128 * 1024)?;
+        assert!(encoder.encodes_small_files_directly(), "{}", table.name());
+        for (seed, rows) in [(1, 1), (2, 2), (3, 17), (4, 300), (5, 1500)] {
+            let batch = arbitrary_batch(&schema, rows, seed);
+            let what = format!("{} with {rows} rows", table.name());
+            let (direct, direct_rows) = read_parquet(encoder.encode(&batch)?)?;
+            let (general, general_rows) = read_parquet(encoder.encode_general(&batch)?)?;
+            assert_eq!(direct_rows, batch, "{what}: direct read back");
+            assert_eq!(general_rows, batch, "{what}: general read back");
+
+            let (d, g) = (direct.file_metadata(), general.file_metadata());
+            assert_eq!(d.schema_descr(), g.schema_descr(), "{what}: schema");
+            assert_eq!(
+                d.key_value_metadata(),
+                g.key_value_metadata(),
+                "{what}: metadata"
+            );
+            assert_eq!(d.created_by(), g.created_by(), "{what}: created by");
+            assert_eq!(d.num_rows(), g.num_rows(), "{what}: rows");
+            assert_eq!((direct.num_row_groups(), general.num_row_groups()), (1, 1));
+            let chunks = direct.row_group(0).columns();
+            for (d, g) in chunks.iter().zip(general.row_group(0).columns()) {
+                let column = format!("{what}: {}", d.column_path());
+                assert_eq!(d.compression(), g.compression(), "{column} codec");
+                assert_eq!(d.num_values(), g.num_values(), "{column} values");
+                assert_eq!(d.statistics(), g.statistics(), "{column} statistics");
+                assert_eq!(d.offset_index_offset(), None, "{column} offset index");
+            }
+        }
+    }
     Ok(())
 }

@@ -229,3 +229,152 @@ pub fn coconut_lake(args: &[&str]) -> std::process::Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// A batch of `schema` with `rows` rows of random values: nulls wherever a field allows
+/// them, empty and null lists, text with multi-byte characters and values past the
+/// 64-byte statistics bound, bytes up to 0xff, extreme integers. `event_id`, when the
+/// schema has it, is `evt_<row>` so that rows sort.
+pub fn arbitrary_batch(
+    schema: &arrow::datatypes::SchemaRef,
+    rows: usize,
+    seed: u64,
+) -> RecordBatch {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            if field.name() == "event_id" {
+                let ids = (0..rows).map(|i| format!("evt_{i:05}"));
+                return std::sync::Arc::new(arrow::array::StringArray::from_iter_values(ids))
+                    as arrow::array::ArrayRef;
+            }
+            arbitrary_array(field, rows, &mut rng)
+        })
+        .collect();
+    RecordBatch::try_new(schema.clone(), columns).expect("arbitrary batch")
+}
+
+fn arbitrary_array(
+    field: &arrow::datatypes::Field,
+    len: usize,
+    rng: &mut rand::rngs::StdRng,
+) -> arrow::array::ArrayRef {
+    use arrow::array::*;
+    use arrow::buffer::{NullBuffer, OffsetBuffer};
+    use arrow::datatypes::{DataType, TimeUnit};
+    use rand::Rng;
+    use std::sync::Arc;
+
+    let valid: Vec<bool> = (0..len)
+        .map(|_| !field.is_nullable() || rng.random_bool(0.75))
+        .collect();
+    let nulls = field.is_nullable().then(|| NullBuffer::from(valid.clone()));
+    let pick =
+        |rng: &mut rand::rngs::StdRng, valid: bool, f: &dyn Fn(&mut rand::rngs::StdRng) -> i64| {
+            valid.then(|| f(rng))
+        };
+    match field.data_type() {
+        DataType::Int64 => {
+            let edge = [i64::MIN, i64::MAX, 0, -1];
+            let values: Vec<Option<i64>> = valid
+                .iter()
+                .map(|&v| {
+                    pick(rng, v, &|rng| {
+                        if rng.random_bool(0.1) {
+                            edge[rng.random_range(0..edge.len())]
+                        } else {
+                            rng.random_range(-1_000_000..1_000_000)
+                        }
+                    })
+                })
+                .collect();
+            Arc::new(Int64Array::from(values))
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, zone) => {
+            let around_2026 = 1_772_000_000_000_000;
+            let values: Vec<Option<i64>> = valid
+                .iter()
+                .map(|&v| {
+                    pick(rng, v, &|rng| {
+                        around_2026 + rng.random_range(-900_000_000_000_000..900_000_000_000_000)
+                    })
+                })
+                .collect();
+            Arc::new(TimestampMicrosecondArray::from(values).with_timezone_opt(zone.clone()))
+        }
+        DataType::Date32 => {
+            let values: Vec<Option<i32>> = valid
+                .iter()
+                .map(|&v| v.then(|| rng.random_range(-20_000..40_000)))
+                .collect();
+            Arc::new(Date32Array::from(values))
+        }
+        DataType::Boolean => {
+            let values: Vec<Option<bool>> = valid
+                .iter()
+                .map(|&v| v.then(|| rng.random_bool(0.5)))
+                .collect();
+            Arc::new(BooleanArray::from(values))
+        }
+        DataType::Utf8 => {
+            let alphabet = [
+                'a',
+                'z',
+                '~',
+                'é',
+                'ß',
+                '中',
+                '😀',
+                '\u{7f}',
+                '\u{7ff}',
+                '\u{ffff}',
+                '\u{10ffff}',
+            ];
+            let values: Vec<Option<String>> = valid
+                .iter()
+                .map(|&v| {
+                    v.then(|| {
+                        let n = rng.random_range(0..90);
+                        (0..n)
+                            .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                            .collect()
+                    })
+                })
+                .collect();
+            Arc::new(StringArray::from(values))
+        }
+        DataType::Binary => {
+            let values: Vec<Option<Vec<u8>>> = valid
+                .iter()
+                .map(|&v| {
+                    v.then(|| {
+                        let n = rng.random_range(0..90);
+                        (0..n)
+                            .map(|_| [0u8, 1, 0x7f, 0xfe, 0xff][rng.random_range(0..5)])
+                            .collect()
+                    })
+                })
+                .collect();
+            Arc::new(BinaryArray::from_iter(values))
+        }
+        DataType::List(item) => {
+            let lengths: Vec<usize> = valid
+                .iter()
+                .map(|&v| if v { rng.random_range(0..4) } else { 0 })
+                .collect();
+            let values = arbitrary_array(item, lengths.iter().sum(), rng);
+            let offsets = OffsetBuffer::from_lengths(lengths);
+            Arc::new(ListArray::new(item.clone(), offsets, values, nulls))
+        }
+        DataType::Struct(fields) => {
+            let children = fields
+                .iter()
+                .map(|f| arbitrary_array(f, len, rng))
+                .collect();
+            Arc::new(StructArray::new(fields.clone(), children, nulls))
+        }
+        other => panic!("no arbitrary values of {other}"),
+    }
+}
