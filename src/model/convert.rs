@@ -232,7 +232,7 @@ impl<'a> Reader<'a> {
             self.resource
                 .related_id(relationship)
                 .filter(|v| !v.is_null())
-                .map(Cow::Borrowed)
+                .map(Cow::Owned)
         })
     }
 
@@ -245,14 +245,14 @@ impl<'a> Reader<'a> {
         let name = self.attr_name(column);
         if column.kind == Kind::IdList && self.attr(name).is_none() {
             let related = self.resource.related_ids(name).unwrap_or_default();
-            return ids(related.into_iter());
+            return ids(related.iter());
         }
         if column.kind == Kind::Attendees && self.attr(name).is_none() {
             let Some(related) = self.resource.related_ids("clients") else {
                 return Ok(Cell::Null);
             };
             let attendees = related
-                .into_iter()
+                .iter()
                 .map(|id| parse_id(id).map(|id| Cell::Struct(vec![Cell::Int(id), Cell::Null])));
             return attendees.collect::<Result<_, _>>().map(Cell::List);
         }
@@ -650,7 +650,7 @@ mod tests {
     }
 
     #[test]
-    fn located_attributes_keep_the_contract() {
+    fn located_members_keep_the_contract() {
         let read = |text: &str| {
             let value: Box<serde_json::value::RawValue> =
                 serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
@@ -665,6 +665,20 @@ mod tests {
         assert_eq!(r.attribute("n").as_deref(), Some(&Value::Null));
         assert_eq!(r.attribute("absent"), None);
         assert!(read(r#"{"id": 4, "attributes": null}"#).is_ok_and(|r| r.attributes.is_empty()));
+        let r = read(
+            r#"{"id": 4, "relationships": {"location": {"data": {"type": "locations", "id": "7"}},
+                "clients": {"data": [{"id": 1}, {"id": "2"}, {"type": "clients"}]},
+                "staff": {"data": null}}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.related_id("location"), Some(Value::from("7")));
+        assert_eq!(r.related_id("staff"), None);
+        assert_eq!(r.related_id("absent"), None);
+        let clients = Some(vec![Value::from(1), Value::from("2")]);
+        assert_eq!(r.related_ids("clients"), clients);
+        assert!(
+            read(r#"{"id": 4, "relationships": null}"#).is_ok_and(|r| r.relationships.is_empty())
+        );
         let err = |text: &str| read(text).map(|_| ()).map_err(|e| e.to_string());
         assert_eq!(
             err(r#"{"id": 4, "attributes": "text"}"#),
@@ -677,6 +691,14 @@ mod tests {
         assert_eq!(
             err(r#"{"id": 4, "relationships": [1]}"#),
             Err("data: relationships must be an object, found an array".to_string())
+        );
+        assert_eq!(
+            err(r#"{"id": 4, "attributes": 1.5}"#),
+            Err("data: attributes must be an object, found a number".to_string())
+        );
+        assert_eq!(
+            err(r#"{"id": 4, "relationships": true}"#),
+            Err("data: relationships must be an object, found a boolean".to_string())
         );
         assert_eq!(
             err("[4]"),

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -23,9 +23,10 @@ pub struct Resource {
     pub kind: String,
     /// The `attributes` object; empty when absent. Read members with
     /// [`Resource::attribute`].
-    pub attributes: Attributes,
-    /// The `relationships` object; empty when absent.
-    pub relationships: Map<String, Value>,
+    pub attributes: Members,
+    /// The `relationships` object; empty when absent. Read ids with
+    /// [`Resource::related_id`] and [`Resource::related_ids`].
+    pub relationships: Members,
     /// The whole resource object as JSON text, unknown members included.
     pub raw: String,
 }
@@ -42,8 +43,9 @@ impl Resource {
     }
 
     /// Reads one resource object from its JSON text, which becomes `raw` as it is. The
-    /// attributes are not parsed into values here: each is found in `raw` and read when
-    /// asked for, which spares building and dropping a tree of every member.
+    /// attributes and relationships are not parsed into values here: each member is found
+    /// in `raw`, in the same pass that reads `id` and `type`, and parsed when asked for,
+    /// which spares building and dropping a tree of every member.
     pub fn from_raw(text: &RawValue, what: &str) -> Result<Resource, ContractError> {
         let raw = text.get().to_string();
         if !raw.starts_with('{') {
@@ -54,20 +56,8 @@ impl Resource {
         let wire: WireResource = serde_json::from_str(&raw).map_err(shape)?;
         let id = resource_id(wire.id.as_ref(), what)?;
         let kind = resource_kind(wire.kind, what)?;
-        let attributes = match wire.attributes {
-            None => Attributes::default(),
-            Some(members) if members.get() == "null" => Attributes::default(),
-            Some(members) if members.get().starts_with('{') => {
-                let located: Located = serde_json::from_str(members.get()).map_err(shape)?;
-                Attributes::located(&raw, located.0)
-            }
-            Some(other) => {
-                let kind = kind_of(&serde_json::from_str(other.get()).map_err(shape)?);
-                let reason = format!("attributes must be an object, found {kind}");
-                return Err(ContractError::shape(what, reason));
-            }
-        };
-        let relationships = object_member(wire.relationships, "relationships", what)?;
+        let attributes = Members::located(&raw, wire.attributes, "attributes", what)?;
+        let relationships = Members::located(&raw, wire.relationships, "relationships", what)?;
         Ok(Resource {
             id,
             kind,
@@ -84,8 +74,8 @@ impl Resource {
     ) -> Result<Resource, ContractError> {
         let id = resource_id(object.get("id"), what)?;
         let kind = resource_kind(object.remove("type"), what)?;
-        let attributes = Attributes::Parsed(take_object(&mut object, "attributes", what)?);
-        let relationships = take_object(&mut object, "relationships", what)?;
+        let attributes = Members::Parsed(take_object(&mut object, "attributes", what)?);
+        let relationships = Members::Parsed(take_object(&mut object, "relationships", what)?);
         Ok(Resource {
             id,
             kind,
@@ -107,36 +97,26 @@ impl Resource {
 
     /// The id of a to-one relationship, such as `location` in
     /// `relationships.location.data.id`.
-    pub fn related_id(&self, name: &str) -> Option<&Value> {
-        self.relationships
-            .get(name)?
-            .get("data")?
-            .as_object()?
-            .get("id")
+    pub fn related_id(&self, name: &str) -> Option<Value> {
+        let relationship = self.relationships.get(&self.raw, name)?;
+        relationship.get("data")?.as_object()?.get("id").cloned()
     }
 
     /// The ids of a to-many relationship, such as `clients`.
-    pub fn related_ids(&self, name: &str) -> Option<Vec<&Value>> {
-        let data = self.relationships.get(name)?.get("data")?.as_array()?;
-        Some(data.iter().filter_map(|r| r.get("id")).collect())
+    pub fn related_ids(&self, name: &str) -> Option<Vec<Value>> {
+        let relationship = self.relationships.get(&self.raw, name)?;
+        let data = relationship.get("data")?.as_array()?;
+        Some(data.iter().filter_map(|r| r.get("id").cloned()).collect())
     }
 }
 
+/// Takes the member `key`, which must be an object when present; absent or null is empty.
 fn take_object(
     object: &mut Map<String, Value>,
     key: &str,
     what: &str,
 ) -> Result<Map<String, Value>, ContractError> {
-    object_member(object.remove(key), key, what)
-}
-
-/// A member that must be an object when present; absent or null is empty.
-fn object_member(
-    member: Option<Value>,
-    key: &str,
-    what: &str,
-) -> Result<Map<String, Value>, ContractError> {
-    match member {
+    match object.remove(key) {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(map)) => Ok(map),
         Some(other) => {
@@ -169,10 +149,10 @@ fn resource_kind(kind: Option<Value>, what: &str) -> Result<String, ContractErro
     }
 }
 
-/// A resource's attributes: parsed values, or where each member's value lies in the
-/// resource's `raw` text, parsed only when read.
+/// The members of a resource's `attributes` or `relationships` object: parsed values, or
+/// where each member's value lies in the resource's `raw` text, parsed only when read.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Attributes {
+pub enum Members {
     /// Members parsed into values.
     Parsed(Map<String, Value>),
     /// Members located in `raw`, in the order sent.
@@ -189,14 +169,32 @@ pub enum MemberName {
     Text(String),
 }
 
-impl Default for Attributes {
+impl Default for Members {
     fn default() -> Self {
-        Attributes::Parsed(Map::new())
+        Members::Parsed(Map::new())
     }
 }
 
-impl Attributes {
-    fn located(raw: &str, members: Vec<(Cow<'_, str>, &RawValue)>) -> Attributes {
+impl Members {
+    /// The members of `key` as found in `raw`: none when absent or null, an error when it
+    /// is not an object.
+    fn located(
+        raw: &str,
+        found: Option<ObjectText<'_>>,
+        key: &str,
+        what: &str,
+    ) -> Result<Members, ContractError> {
+        match found {
+            None => Ok(Members::default()),
+            Some(ObjectText::Members(members)) => Ok(Members::at(raw, members)),
+            Some(ObjectText::Other(kind)) => {
+                let reason = format!("{key} must be an object, found {kind}");
+                Err(ContractError::shape(what, reason))
+            }
+        }
+    }
+
+    fn at(raw: &str, members: Vec<(Cow<'_, str>, &RawValue)>) -> Members {
         let base = raw.as_ptr() as usize;
         let offset = |text: &str| text.as_ptr() as usize - base;
         let members = members
@@ -210,15 +208,15 @@ impl Attributes {
                 (name, start..start + value.get().len())
             })
             .collect();
-        Attributes::Located(members)
+        Members::Located(members)
     }
 
     /// The member `name` (the last one when a name repeats), or `None` when it is absent;
     /// `raw` is the text a located member lies in.
     pub fn get(&self, raw: &str, name: &str) -> Option<Cow<'_, Value>> {
         match self {
-            Attributes::Parsed(map) => map.get(name).map(Cow::Borrowed),
-            Attributes::Located(members) => {
+            Members::Parsed(map) => map.get(name).map(Cow::Borrowed),
+            Members::Located(members) => {
                 let (_, range) = members.iter().rev().find(|(member, _)| match member {
                     MemberName::At(at) => raw.get(at.clone()) == Some(name),
                     MemberName::Text(text) => text == name,
@@ -234,16 +232,16 @@ impl Attributes {
     /// Whether there are no members.
     pub fn is_empty(&self) -> bool {
         match self {
-            Attributes::Parsed(map) => map.is_empty(),
-            Attributes::Located(members) => members.is_empty(),
+            Members::Parsed(map) => map.is_empty(),
+            Members::Located(members) => members.is_empty(),
         }
     }
 
     /// Every member parsed, as a map (a repeated name keeps its last value).
     pub fn to_map(&self, raw: &str) -> Map<String, Value> {
         match self {
-            Attributes::Parsed(map) => map.clone(),
-            Attributes::Located(members) => members
+            Members::Parsed(map) => map.clone(),
+            Members::Located(members) => members
                 .iter()
                 .filter_map(|(member, range)| {
                     let name = match member {
@@ -258,7 +256,8 @@ impl Attributes {
     }
 }
 
-/// The members of a resource object that [`Resource::from_raw`] reads; attributes stay text.
+/// The members of a resource object that [`Resource::from_raw`] reads; the members of
+/// `attributes` and `relationships` stay text.
 #[derive(Deserialize)]
 struct WireResource<'a> {
     #[serde(default)]
@@ -266,19 +265,24 @@ struct WireResource<'a> {
     #[serde(default, rename = "type")]
     kind: Option<Value>,
     #[serde(default, borrow)]
-    attributes: Option<&'a RawValue>,
-    #[serde(default)]
-    relationships: Option<Value>,
+    attributes: Option<ObjectText<'a>>,
+    #[serde(default, borrow)]
+    relationships: Option<ObjectText<'a>>,
 }
 
-/// An object's members as (name, value text) pairs, borrowed from the text where it can be.
-struct Located<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+/// A member that should be an object: its members as (name, value text) pairs, borrowed
+/// from the text where they can be, or what else it was (null reads as `None` around it).
+enum ObjectText<'a> {
+    Members(Vec<(Cow<'a, str>, &'a RawValue)>),
+    /// Not an object: the kind of value, as [`kind_of`] names it.
+    Other(&'static str),
+}
 
-impl<'de> Deserialize<'de> for Located<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for ObjectText<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Members;
-        impl<'de> Visitor<'de> for Members {
-            type Value = Located<'de>;
+        struct Text<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Text<'a> {
+            type Value = ObjectText<'a>;
 
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an object")
@@ -289,10 +293,35 @@ impl<'de> Deserialize<'de> for Located<'de> {
                 while let Some(name) = map.next_key::<Name<'de>>()? {
                     members.push((name.0, map.next_value::<&'de RawValue>()?));
                 }
-                Ok(Located(members))
+                Ok(ObjectText::Members(members))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(ObjectText::Other("a boolean"))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(ObjectText::Other("a number"))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(ObjectText::Other("a number"))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(ObjectText::Other("a number"))
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(ObjectText::Other("a string"))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ObjectText::Other("an array"))
             }
         }
-        deserializer.deserialize_map(Members)
+        deserializer.deserialize_any(Text(std::marker::PhantomData))
     }
 }
 
