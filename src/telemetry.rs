@@ -20,6 +20,8 @@ pub const FLUSH_SECONDS: &str = "coconut_land_flush_seconds";
 pub const LAND_WRITE_ERRORS: &str = "coconut_land_write_errors_total";
 /// Submissions refused because the landing queue was full, by `table`.
 pub const LAND_OVERLOADED: &str = "coconut_land_overloaded_total";
+/// Small files that the direct encoding failed on and the general writer wrote.
+pub const DIRECT_ENCODE_FALLBACKS: &str = "coconut_land_direct_encode_fallbacks_total";
 
 /// Webhook requests received, whatever their outcome.
 pub const WEBHOOKS_RECEIVED: &str = "coconut_webhooks_received_total";

@@ -20,6 +20,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::{ColumnPath, SchemaDescriptor};
 
 use super::direct::DirectEncoder;
+use crate::telemetry as names;
 
 /// Why a Parquet file could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +107,13 @@ impl LandingEncoder {
     pub fn encode(&self, batch: &RecordBatch) -> Result<Bytes, ParquetError> {
         match &self.direct {
             Some(direct) if (1..SMALL_FILE_ROWS).contains(&batch.num_rows()) => {
-                direct.encode(batch)
+                // A batch the direct encoding cannot write is a defect; the general
+                // writer still lands it rather than refuse every retry of its senders.
+                direct.encode(batch).or_else(|e| {
+                    metrics::counter!(names::DIRECT_ENCODE_FALLBACKS).increment(1);
+                    tracing::error!(error = %e, "direct encoding failed; using the general writer");
+                    self.encode_general(batch)
+                })
             }
             _ => self.encode_general(batch),
         }
