@@ -104,84 +104,24 @@ impl DirectEncoder {
 
     /// Encodes `batch`, which must be of the encoder's schema, as one Parquet file.
     pub(super) fn encode(&self, batch: &RecordBatch) -> Result<Bytes, ParquetError> {
-        if batch.schema().fields() != self.schema.fields() {
-            return Err(ParquetError::General(
-                "batch is not of the encoder's schema".into(),
-            ));
-        }
-        let rows = batch.num_rows();
-        let mut leaves = Vec::with_capacity(self.leaves.len());
-        let top: Vec<Slot> = (0..rows)
-            .map(|i| Slot {
-                index: Some(i),
-                def: 0,
-                rep: 0,
-            })
-            .collect();
-        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
-            flatten(field, column, top.clone(), 0, 0, &mut leaves)?;
-        }
-        if leaves.len() != self.leaves.len() {
-            return Err(ParquetError::General(format!(
-                "{} leaf columns for a schema of {}",
-                leaves.len(),
-                self.leaves.len()
-            )));
-        }
-
+        let leaves = self.leaves_of(batch)?;
         let mut compressor = self.compressors.lock().ok().and_then(|mut c| c.pop());
         let mut chunks = TrackedWrite::new(Vec::new());
-        let mut closed = Vec::with_capacity(leaves.len());
         let mut body = Vec::new();
+        let mut closed = Vec::with_capacity(leaves.len());
         for (i, (leaf, plan)) in leaves.iter().zip(&self.leaves).enumerate() {
-            let descr = self.parquet.column(i);
-            body.clear();
-            let statistics = leaf.encode(&descr, &mut body, plan.statistics, self.truncate)?;
-            let uncompressed = body.len();
-            let (buf, codec) = match plan.zstd {
-                None => (Bytes::copy_from_slice(&body), Compression::UNCOMPRESSED),
-                Some(level) => {
-                    let compressor = match compressor.as_mut() {
-                        Some(c) => c,
-                        None => compressor.insert(zstd::bulk::Compressor::new(level)?),
-                    };
-                    compressor.set_compression_level(level)?;
-                    let level = parquet::basic::ZstdLevel::try_new(level)?;
-                    (
-                        Bytes::from(compressor.compress(&body)?),
-                        Compression::ZSTD(level),
-                    )
-                }
+            let column = Column {
+                descr: self.parquet.column(i),
+                plan: *plan,
+                rows: batch.num_rows(),
             };
-            let page = Page::DataPage {
-                buf,
-                num_values: u32::try_from(leaf.slots.len())
-                    .map_err(|_| ParquetError::General("too many values for one page".into()))?,
-                encoding: Encoding::PLAIN,
-                def_level_encoding: Encoding::RLE,
-                rep_level_encoding: Encoding::RLE,
-                statistics: None,
-            };
-            let spec = SerializedPageWriter::new(&mut chunks)
-                .write_page(CompressedPage::new(page, uncompressed))?;
-            let mut metadata = ColumnChunkMetaData::builder(descr)
-                .set_compression(codec)
-                .set_encodings(vec![Encoding::PLAIN, Encoding::RLE])
-                .set_num_values(leaf.slots.len() as i64)
-                .set_total_compressed_size(spec.bytes_written as i64)
-                .set_total_uncompressed_size(spec.uncompressed_size as i64)
-                .set_data_page_offset(spec.offset as i64);
-            if let Some(statistics) = statistics {
-                metadata = metadata.set_statistics(statistics);
-            }
-            closed.push(ColumnCloseResult {
-                bytes_written: spec.bytes_written,
-                rows_written: rows as u64,
-                metadata: metadata.build()?,
-                bloom_filter: None,
-                column_index: None,
-                offset_index: None,
-            });
+            closed.push(column.write(
+                leaf,
+                &mut body,
+                &mut compressor,
+                self.truncate,
+                &mut chunks,
+            )?);
         }
         if let (Some(compressor), Ok(mut pool)) = (compressor, self.compressors.lock()) {
             pool.push(compressor);
@@ -200,6 +140,99 @@ impl DirectEncoder {
         group.close()?;
         // Writes the footer.
         Ok(Bytes::from(file.into_inner()?))
+    }
+
+    /// The leaf columns of `batch`, in the Parquet schema's order.
+    fn leaves_of<'a>(&self, batch: &'a RecordBatch) -> Result<Vec<Leaf<'a>>, ParquetError> {
+        if batch.schema().fields() != self.schema.fields() {
+            return Err(ParquetError::General(
+                "batch is not of the encoder's schema".into(),
+            ));
+        }
+        let rows: Vec<Slot> = (0..batch.num_rows())
+            .map(|i| Slot {
+                index: Some(i),
+                def: 0,
+                rep: 0,
+            })
+            .collect();
+        let mut leaves = Vec::with_capacity(self.leaves.len());
+        for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+            flatten(field, column, rows.clone(), 0, 0, &mut leaves)?;
+        }
+        if leaves.len() != self.leaves.len() {
+            return Err(ParquetError::General(format!(
+                "{} leaf columns for a schema of {}",
+                leaves.len(),
+                self.leaves.len()
+            )));
+        }
+        Ok(leaves)
+    }
+}
+
+/// One leaf column of the file being written.
+struct Column {
+    descr: ColumnDescPtr,
+    plan: LeafPlan,
+    rows: usize,
+}
+
+impl Column {
+    /// Writes `leaf` as one data page into `chunks` (`body` is scratch space) and returns
+    /// what the row group needs to know of it.
+    fn write(
+        &self,
+        leaf: &Leaf,
+        body: &mut Vec<u8>,
+        compressor: &mut Option<zstd::bulk::Compressor<'static>>,
+        truncate: Option<usize>,
+        chunks: &mut TrackedWrite<Vec<u8>>,
+    ) -> Result<ColumnCloseResult, ParquetError> {
+        body.clear();
+        let statistics = leaf.encode(&self.descr, body, self.plan.statistics, truncate)?;
+        let (buf, codec) = match self.plan.zstd {
+            None => (Bytes::copy_from_slice(body), Compression::UNCOMPRESSED),
+            Some(level) => {
+                let compressor = match compressor {
+                    Some(c) => c,
+                    None => compressor.insert(zstd::bulk::Compressor::new(level)?),
+                };
+                compressor.set_compression_level(level)?;
+                let codec = Compression::ZSTD(parquet::basic::ZstdLevel::try_new(level)?);
+                (Bytes::from(compressor.compress(body)?), codec)
+            }
+        };
+        let values = leaf.slots.len();
+        let page = Page::DataPage {
+            buf,
+            num_values: u32::try_from(values)
+                .map_err(|_| ParquetError::General("too many values for one page".into()))?,
+            encoding: Encoding::PLAIN,
+            def_level_encoding: Encoding::RLE,
+            rep_level_encoding: Encoding::RLE,
+            statistics: None,
+        };
+        let spec =
+            SerializedPageWriter::new(chunks).write_page(CompressedPage::new(page, body.len()))?;
+        let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
+            .set_compression(codec)
+            .set_encodings(vec![Encoding::PLAIN, Encoding::RLE])
+            .set_num_values(values as i64)
+            .set_total_compressed_size(spec.bytes_written as i64)
+            .set_total_uncompressed_size(spec.uncompressed_size as i64)
+            .set_data_page_offset(spec.offset as i64);
+        if let Some(statistics) = statistics {
+            metadata = metadata.set_statistics(statistics);
+        }
+        Ok(ColumnCloseResult {
+            bytes_written: spec.bytes_written,
+            rows_written: self.rows as u64,
+            metadata: metadata.build()?,
+            bloom_filter: None,
+            column_index: None,
+            offset_index: None,
+        })
     }
 }
 
