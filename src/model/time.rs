@@ -22,15 +22,21 @@ pub fn parse_timestamp(text: &str, zone: Option<Tz>) -> Result<DateTime<Utc>, St
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
-    for format in OFFSET_FORMATS {
-        if let Ok(t) = DateTime::parse_from_str(text, format) {
-            return Ok(t.with_timezone(&Utc));
-        }
-    }
+    // No text reads in both a local and an offset form, so the common local form is tried
+    // before the rarer offset ones.
     let local = LOCAL_FORMATS
         .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-        .ok_or_else(|| format!("{text:?} is not an RFC 3339 or YYYY-MM-DD HH:MM:SS timestamp"))?;
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok());
+    let Some(local) = local else {
+        for format in OFFSET_FORMATS {
+            if let Ok(t) = DateTime::parse_from_str(text, format) {
+                return Ok(t.with_timezone(&Utc));
+            }
+        }
+        return Err(format!(
+            "{text:?} is not an RFC 3339 or YYYY-MM-DD HH:MM:SS timestamp"
+        ));
+    };
     let zone =
         zone.ok_or_else(|| format!("local time {text:?} has no time zone to place it in"))?;
     Ok(local_to_utc(local, zone))
@@ -89,9 +95,11 @@ mod tests {
         let a = parse_timestamp("2026-07-01T09:30:00-04:00", None);
         let b = parse_timestamp("2026-07-01 09:30:00", Some(toronto));
         let c = parse_timestamp("2026-07-01 13:30:00+00:00", None);
+        let d = parse_timestamp("2026-07-01T09:30:00.000-0400", None);
         assert_eq!(a, Ok(utc("2026-07-01T13:30:00Z")));
         assert_eq!(a, b);
         assert_eq!(a, c);
+        assert_eq!(a, d);
     }
 
     #[test]
