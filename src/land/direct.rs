@@ -12,8 +12,9 @@
 //!
 //! It covers the Arrow types of landing tables: 64-bit integers, dates, microsecond
 //! timestamps, booleans, UTF-8, binary, and lists and structs of these. A schema with
-//! another type, or a property it does not implement (dictionaries, page statistics,
-//! another codec), is declined when the encoder is made, and the general writer is used.
+//! another type, or a property it does not implement (data pages v2, another encoding,
+//! dictionaries, bloom filters, page statistics or offset indexes, another codec), is
+//! declined when the encoder is made, and the general writer is used.
 
 use std::sync::{Arc, Mutex};
 
@@ -29,7 +30,7 @@ use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::ByteArray;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::ColumnChunkMetaData;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::{ColumnDescPtr, SchemaDescriptor};
@@ -69,13 +70,17 @@ impl DirectEncoder {
         parquet: SchemaDescriptor,
         properties: WriterProperties,
     ) -> Option<DirectEncoder> {
-        if !schema.fields().iter().all(|f| supported(f.data_type())) {
+        let layout = properties.writer_version() == WriterVersion::PARQUET_1_0
+            && properties.offset_index_disabled();
+        if !layout || !schema.fields().iter().all(|f| supported(f.data_type())) {
             return None;
         }
         let mut leaves = Vec::with_capacity(parquet.num_columns());
         for column in parquet.columns() {
             let path = column.path();
-            if properties.dictionary_enabled(path)
+            let plain = matches!(properties.encoding(path), None | Some(Encoding::PLAIN));
+            if !plain
+                || properties.dictionary_enabled(path)
                 || properties.bloom_filter_properties(path).is_some()
             {
                 return None;
@@ -583,6 +588,44 @@ fn varint(body: &mut Vec<u8>, mut value: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::datatypes::Schema;
+    use parquet::arrow::ArrowSchemaConverter;
+    use parquet::file::properties::WriterPropertiesBuilder;
+
+    #[test]
+    fn properties_it_does_not_implement_are_declined() {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Utf8, true)]));
+        let parquet = ArrowSchemaConverter::new()
+            .convert(&schema)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let small = || {
+            WriterProperties::builder()
+                .set_compression(Compression::UNCOMPRESSED)
+                .set_dictionary_enabled(false)
+                .set_statistics_enabled(EnabledStatistics::Chunk)
+                .set_offset_index_disabled(true)
+        };
+        let accepts = |properties: WriterPropertiesBuilder| {
+            DirectEncoder::new(schema.clone(), parquet.clone(), properties.build()).is_some()
+        };
+        assert!(accepts(small()));
+        assert!(accepts(
+            small().set_statistics_enabled(EnabledStatistics::None)
+        ));
+        assert!(!accepts(small().set_dictionary_enabled(true)));
+        assert!(!accepts(
+            small().set_statistics_enabled(EnabledStatistics::Page)
+        ));
+        assert!(!accepts(small().set_offset_index_disabled(false)));
+        assert!(!accepts(
+            small().set_writer_version(WriterVersion::PARQUET_2_0)
+        ));
+        assert!(!accepts(small().set_compression(Compression::SNAPPY)));
+        assert!(!accepts(
+            small().set_encoding(Encoding::DELTA_BINARY_PACKED)
+        ));
+        assert!(!accepts(small().set_bloom_filter_enabled(true)));
+    }
 
     #[test]
     fn lower_bounds_keep_whole_characters() {
