@@ -171,7 +171,7 @@ fn total(base: &str) -> Result<u64> {
 
 /// Landed rows, which must be one per record: a full run meets each record once.
 fn landed(folder: &Path) -> Result<u64> {
-    let rows = parquet_rows(folder)?;
+    let (rows, _) = parquet_rows(folder)?;
     if rows == 0 {
         return Err(format!("nothing landed in {}", folder.display()).into());
     }

@@ -131,9 +131,10 @@ async fn serve_round(
     let name = format!("round {round} serve");
     let serve_report = load_and_stop(&mut serve, &name, tenant, connections, seconds).await?;
 
-    let landed = parquet_rows(&lake.path().join("landing"))?;
+    let (landed, files) = parquet_rows(&lake.path().join("landing"))?;
     say(format!(
-        "round {round} landed rows {landed} for {} acknowledged deliveries{}",
+        "round {round} landed rows {landed} in {files} files ({:.1} rows a file) for {} acknowledged deliveries{}",
+        landed as f64 / files.max(1) as f64,
         serve_report.acknowledged,
         if landed >= serve_report.acknowledged {
             ""

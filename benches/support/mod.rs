@@ -221,10 +221,11 @@ pub fn run_measured(command: &mut Command) -> Result<(std::process::Output, f64,
     Ok((output, seconds, rss))
 }
 
-/// Rows in every Parquet file below a folder, from the files' footers.
-pub fn parquet_rows(root: &std::path::Path) -> Result<u64> {
+/// Rows in every Parquet file below a folder, from the files' footers, and the number of
+/// files.
+pub fn parquet_rows(root: &std::path::Path) -> Result<(u64, u64)> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
-    let mut rows = 0u64;
+    let (mut rows, mut files) = (0u64, 0u64);
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir)? {
@@ -234,8 +235,9 @@ pub fn parquet_rows(root: &std::path::Path) -> Result<u64> {
             } else if path.extension().is_some_and(|e| e == "parquet") {
                 let reader = SerializedFileReader::new(std::fs::File::open(&path)?)?;
                 rows += reader.metadata().file_metadata().num_rows() as u64;
+                files += 1;
             }
         }
     }
-    Ok(rows)
+    Ok((rows, files))
 }
