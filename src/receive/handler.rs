@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, to_bytes};
+use axum::extract::Request;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -81,14 +82,12 @@ impl IntoResponse for Refusal {
 }
 
 /// Receives one delivery.
-pub async fn receive(
-    State(receiver): State<Arc<Receiver>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn receive(State(receiver): State<Arc<Receiver>>, request: Request) -> Response {
     let started = Instant::now();
     metrics::counter!(names::WEBHOOKS_RECEIVED).increment(1);
-    let response = match accept(&receiver, &headers, body).await {
+    // The request taken whole, so that its headers are borrowed rather than copied.
+    let (parts, body) = request.into_parts();
+    let response = match accept(&receiver, &parts.headers, body).await {
         Ok(answer) => answer.into_response(),
         Err(refusal) => {
             if matches!(refusal, Refusal::StoreFailed(_) | Refusal::Internal(_)) {
