@@ -6,6 +6,7 @@
 mod direct;
 mod encode;
 pub mod layout;
+mod staging;
 mod store;
 mod writer;
 

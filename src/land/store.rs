@@ -144,6 +144,13 @@ impl Store {
         &self.objects
     }
 
+    /// The folder of a local-folder store; `None` for the other stores.
+    pub fn local_folder(&self) -> Option<PathBuf> {
+        (self.url.scheme() == "file")
+            .then(|| self.url.to_file_path().ok())
+            .flatten()
+    }
+
     /// The store URL, ending in `/`.
     pub fn url(&self) -> &Url {
         &self.url

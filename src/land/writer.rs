@@ -6,6 +6,7 @@
 //! refused at once with [`LandError::Overloaded`] instead of queueing.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,8 +19,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::encode::{LandingEncoder, WriteError, write_landing};
-use super::layout;
 use super::store::Store;
+use super::{layout, staging};
 use crate::model::{Cell, Rows, Table};
 use crate::telemetry as names;
 
@@ -115,6 +116,8 @@ struct Inner {
     budget: Arc<Semaphore>,
     queues: Mutex<Option<HashMap<Table, mpsc::UnboundedSender<Submission>>>>,
     flushers: Mutex<Vec<JoinHandle<()>>>,
+    /// Removes unfinished uploads of stopped processes from a local-folder store.
+    sweeper: Option<JoinHandle<()>>,
 }
 
 /// Memory is counted in KiB permits so that large budgets fit a semaphore.
@@ -145,12 +148,16 @@ impl Lander {
         }
         tracing::info!(store = %store.url(), max_rows = limits.max_rows,
             linger_ms = limits.linger.as_millis() as u64, "landing writer started");
+        let sweeper = store
+            .local_folder()
+            .map(|folder| tokio::spawn(sweep(folder)));
         Lander {
             inner: Arc::new(Inner {
                 limits,
                 budget,
                 queues: Mutex::new(Some(queues)),
                 flushers: Mutex::new(flushers),
+                sweeper,
             }),
         }
     }
@@ -246,7 +253,40 @@ impl Lander {
             }
         }
         self.inner.budget.close();
+        if let Some(sweeper) = &self.inner.sweeper {
+            sweeper.abort();
+        }
         tracing::info!("landing writer stopped");
+    }
+}
+
+/// Removes stale staging files from a local-folder store (see [`staging`]): the whole tree
+/// now, then the partitions of the last two UTC days every [`staging::STALE_AFTER`].
+async fn sweep(folder: PathBuf) {
+    let mut scope = vec![folder.clone()];
+    loop {
+        let folders = scope.clone();
+        let swept = tokio::task::spawn_blocking(move || {
+            staging::remove_stale_uploads(&folders, staging::STALE_AFTER)
+        })
+        .await;
+        match swept {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => {
+                tracing::info!(removed, "removed unfinished uploads of a stopped process");
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not sweep unfinished uploads"),
+            Err(e) => tracing::warn!(error = %e, "the unfinished-upload sweep failed"),
+        }
+        tokio::time::sleep(staging::STALE_AFTER).await;
+        let today = Utc::now().date_naive();
+        let days = [Some(today), today.pred_opt()];
+        scope = days
+            .into_iter()
+            .flatten()
+            .flat_map(|day| Table::all().map(move |table| layout::partition(table, day)))
+            .map(|partition| folder.join(partition.as_ref()))
+            .collect();
     }
 }
 

@@ -348,3 +348,39 @@ fn direct_small_files_match_the_general_writer() -> TestResult {
     }
     Ok(())
 }
+
+/// A staging file that a killed process left in a local store (`<name>#<n>`, older than
+/// the sweep's age) is gone soon after a landing writer starts there, so that readers of
+/// whole table folders do not trip on it; a recent one, perhaps a live upload, and the
+/// landed files stay.
+#[tokio::test]
+async fn a_new_writer_removes_uploads_a_killed_process_left() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path().to_str().unwrap_or_default())?;
+    let partition = dir.path().join("landing/clients/date=2026-03-01");
+    std::fs::create_dir_all(&partition)?;
+    let stale = partition.join("20260301T101010.000000Z-00.parquet#1");
+    let fresh = partition.join("20260301T101011.000000Z-01.parquet#1");
+    std::fs::write(&stale, b"PAR1 cut short")?;
+    std::fs::write(&fresh, b"PAR1 being written")?;
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)?
+        .set_modified(an_hour_ago)?;
+
+    let lander = Lander::start(store.clone(), LandingLimits::default());
+    let clients = Table::Entity(Entity::Clients);
+    lander
+        .submit(clients, fixture_batch(Entity::Clients), day())
+        .await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stale.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    lander.shutdown().await;
+    assert!(!stale.exists(), "the stale staging file is still there");
+    assert!(fresh.exists(), "a recent staging file was removed");
+    assert_eq!(list_parquet(&store, &clients.prefix()).await.len(), 1);
+    Ok(())
+}
