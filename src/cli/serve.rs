@@ -56,6 +56,20 @@ pub async fn run_serve(pipeline: &Pipeline, args: &ServeArgs) -> anyhow::Result<
     let store = Store::open_with_retry(&pipeline.store.url, store_retry())?;
     let converter = Arc::new(Converter::new(pipeline.convert_options()));
     let lander = Lander::start(store.clone(), pipeline.landing_limits());
+    // Zones of locations landed before this start, read in the background: until they
+    // are in, engagements at locations no event has placed yet land without a
+    // business day, as they would without them.
+    tokio::spawn({
+        let (store, converter) = (store.clone(), Arc::clone(&converter));
+        async move {
+            match crate::receive::learn_landed_zones(&store, &converter).await {
+                Ok(learned) => tracing::info!(learned, "learned the zones of landed locations"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the zones of landed locations")
+                }
+            }
+        }
+    });
     let receiver = Arc::new(Receiver {
         verifier,
         converter: Arc::clone(&converter),

@@ -64,6 +64,21 @@ impl Converter {
         }
     }
 
+    /// Remembers the zone of a location unless one is known already (a zone learned from
+    /// an event is newer than one read back from the store); true when it was remembered.
+    pub fn learn_location_zone_unless_known(&self, location_id: i64, zone: Tz) -> bool {
+        let Ok(mut zones) = self.location_zones.write() else {
+            return false;
+        };
+        match zones.entry(location_id) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(zone);
+                true
+            }
+        }
+    }
+
     /// Remembers the zones of location resources sent alongside, as in `included[]`.
     pub fn learn_included(&self, included: &[Resource]) {
         for resource in included {

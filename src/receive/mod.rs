@@ -9,6 +9,7 @@
 mod handler;
 mod ops;
 mod verify;
+mod zones;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 pub use verify::Verifier;
+pub use zones::learn_landed_zones;
 
 use crate::land::{Lander, Store};
 use crate::model::Converter;

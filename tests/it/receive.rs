@@ -15,7 +15,7 @@ use coconut_lake::source::signature::{Secret, parse_secrets, sign_hmac_hex, sign
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{TestResult, read_table};
+use crate::support::{TestResult, fixture_batch, read_table, received_at};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -435,5 +435,51 @@ async fn every_acknowledged_event_is_landed_across_a_sigkill() -> TestResult {
         missing.is_empty(),
         "acknowledged but not landed: {missing:?}"
     );
+    Ok(())
+}
+
+/// `serve` started on a store that already holds locations places an engagement at one of
+/// them in its branch's day without waiting for that location's next event.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_receiver_knows_the_zones_of_landed_locations() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let lake = dir.path().join("lake");
+    let store = Store::open(lake.to_str().unwrap_or_default())?;
+    let lander = Lander::start(store.clone(), LandingLimits::default());
+    let locations = fixture_batch(Entity::Locations);
+    let day = received_at().date_naive();
+    lander
+        .submit(Table::Entity(Entity::Locations), locations, day)
+        .await?;
+    lander.shutdown().await;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut serve = spawn_serve(&lake, port).await;
+    let base = format!("http://127.0.0.1:{port}");
+    // Location 3 is in London; the appointment names no zone of its own. The zones are
+    // read in the background, so the first deliveries may land before them.
+    let mut placed = None;
+    for attempt in 0..100 {
+        let id = format!("evt_zone_{attempt}");
+        let data = json!({"id": 7000 + attempt, "type": "appointments", "attributes": {
+            "location_id": 3, "status": "confirmed", "start": "2026-03-09T23:30:00Z",
+            "updated_at": "2026-03-01T10:00:00Z"}});
+        let body = event(&id, "appointment.created", data);
+        let response = post_signed(&base, &id, body, 0, "application/json").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let batch = read_table(&store, Table::Entity(Entity::Appointments)).await;
+        let zones = batch.column_by_name("timezone").unwrap().as_string::<i32>();
+        if let Some(i) = (0..batch.num_rows()).find(|&i| zones.is_valid(i)) {
+            let dates = batch.column_by_name("business_date").unwrap();
+            placed = Some((zones.value(i).to_string(), dates.is_valid(i)));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(placed, Some(("Europe/London".to_string(), true)));
     Ok(())
 }
