@@ -29,6 +29,10 @@ pub fn secrets(receiver: &ReceiverConfig) -> Result<Vec<Secret>, SecretError> {
     Ok(parse_secrets(&list)?)
 }
 
+/// The time one store request of the receiver may take: a landing put is a few KB, and a
+/// store that hangs should reach the sender as a 503 while it still waits.
+const STORE_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The receiver's store retry policy: a failing store answers 503 within seconds, and the
 /// sender retries, instead of holding the request for minutes.
 fn store_retry() -> RetryConfig {
@@ -53,7 +57,11 @@ pub async fn run_serve(pipeline: &Pipeline, args: &ServeArgs) -> anyhow::Result<
             header: config.hmac_header.clone(),
         },
     };
-    let store = Store::open_with_retry(&pipeline.store.url, store_retry())?;
+    let store = Store::open_with(
+        &pipeline.store.url,
+        store_retry(),
+        Some(STORE_REQUEST_TIMEOUT),
+    )?;
     let converter = Arc::new(Converter::new(pipeline.convert_options()));
     let lander = Lander::start(store.clone(), pipeline.landing_limits());
     // Zones of locations landed before this start, read in the background: until they

@@ -5,15 +5,16 @@
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
-use object_store::azure::MicrosoftAzureBuilder;
-use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, RetryConfig};
+use object_store::{ClientConfigKey, ObjectStore, RetryConfig};
 use url::Url;
 
 /// A store URL that cannot be opened.
@@ -57,13 +58,19 @@ impl Store {
     /// Opens a store from a URL or a local folder path; relative folders are resolved
     /// against the working directory and made if missing.
     pub fn open(location: &str) -> Result<Store, StoreError> {
-        Store::open_with_retry(location, RetryConfig::default())
+        Store::open_with(location, RetryConfig::default(), None)
     }
 
     /// Opens a store whose remote requests follow `retry` instead of object_store's default
-    /// (10 retries within 3 minutes), for callers that must answer quickly when the store
-    /// fails, such as the webhook receiver.
-    pub fn open_with_retry(location: &str, retry: RetryConfig) -> Result<Store, StoreError> {
+    /// (10 retries within 3 minutes) and, when given, may each take at most `timeout`
+    /// instead of 30 seconds: for callers that must answer quickly when the store fails or
+    /// hangs, such as the webhook receiver.
+    pub fn open_with(
+        location: &str,
+        retry: RetryConfig,
+        timeout: Option<Duration>,
+    ) -> Result<Store, StoreError> {
+        let timeout = timeout.map(|t| format!("{}ms", t.as_millis().max(1)));
         let unsupported = || StoreError::Unsupported {
             url: location.to_string(),
         };
@@ -81,27 +88,36 @@ impl Store {
                 return Store::local(&path);
             }
             "memory" => Arc::new(InMemory::new()),
-            "s3" | "s3a" => Arc::new(
-                AmazonS3Builder::from_env()
+            "s3" | "s3a" => {
+                let mut builder = AmazonS3Builder::from_env()
                     .with_url(url.as_str())
-                    .with_retry(retry)
-                    .build()
-                    .map_err(opened)?,
-            ),
-            "gs" => Arc::new(
-                GoogleCloudStorageBuilder::from_env()
+                    .with_retry(retry);
+                if let Some(timeout) = &timeout {
+                    let key = AmazonS3ConfigKey::Client(ClientConfigKey::Timeout);
+                    builder = builder.with_config(key, timeout);
+                }
+                Arc::new(builder.build().map_err(opened)?)
+            }
+            "gs" => {
+                let mut builder = GoogleCloudStorageBuilder::from_env()
                     .with_url(url.as_str())
-                    .with_retry(retry)
-                    .build()
-                    .map_err(opened)?,
-            ),
-            "az" | "abfs" | "abfss" => Arc::new(
-                MicrosoftAzureBuilder::from_env()
+                    .with_retry(retry);
+                if let Some(timeout) = &timeout {
+                    let key = GoogleConfigKey::Client(ClientConfigKey::Timeout);
+                    builder = builder.with_config(key, timeout);
+                }
+                Arc::new(builder.build().map_err(opened)?)
+            }
+            "az" | "abfs" | "abfss" => {
+                let mut builder = MicrosoftAzureBuilder::from_env()
                     .with_url(url.as_str())
-                    .with_retry(retry)
-                    .build()
-                    .map_err(opened)?,
-            ),
+                    .with_retry(retry);
+                if let Some(timeout) = &timeout {
+                    let key = AzureConfigKey::Client(ClientConfigKey::Timeout);
+                    builder = builder.with_config(key, timeout);
+                }
+                Arc::new(builder.build().map_err(opened)?)
+            }
             _ => return Err(unsupported()),
         };
         let prefix = Path::from(url.path().trim_matches('/'));

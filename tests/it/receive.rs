@@ -340,11 +340,21 @@ async fn metrics_count_received_landed_and_rejected() -> TestResult {
 
 /// Starts `coconut-lake serve` on a port, landing into a folder, and waits until it answers.
 async fn spawn_serve(lake: &std::path::Path, port: u16) -> std::process::Child {
+    spawn_serve_on(lake.as_os_str(), port, &[]).await
+}
+
+/// `serve` on `store` with more environment, once it answers `/healthz`.
+async fn spawn_serve_on(
+    store: &std::ffi::OsStr,
+    port: u16,
+    env: &[(&str, &str)],
+) -> std::process::Child {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--store"])
-        .arg(lake)
+        .arg(store)
         .env("COCONUT_WEBHOOK_SECRET", SECRET)
         .env_remove("COCONUT_API_TOKEN")
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -481,5 +491,56 @@ async fn a_restarted_receiver_knows_the_zones_of_landed_locations() -> TestResul
     let _ = serve.kill();
     let _ = serve.wait();
     assert_eq!(placed, Some(("Europe/London".to_string(), true)));
+    Ok(())
+}
+
+/// `serve` on an S3 store that takes connections and never answers refuses a webhook with
+/// 503 and `Retry-After` once its store requests time out, well before object_store's
+/// 30-second default, so that the sender hears back and retries.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_store_answers_503_within_seconds() -> TestResult {
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", hanging.local_addr()?);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hanging.accept().await {
+            held.push(socket);
+        }
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let env = [
+        ("AWS_ENDPOINT", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_VIRTUAL_HOSTED_STYLE_REQUEST", "false"),
+    ];
+    let store = std::ffi::OsStr::new("s3://hanging-bucket");
+    let mut serve = spawn_serve_on(store, port, &env).await;
+    let base = format!("http://127.0.0.1:{port}");
+
+    let started = std::time::Instant::now();
+    let response = post_signed(
+        &base,
+        "evt_hang",
+        appointment("evt_hang"),
+        0,
+        "application/json",
+    )
+    .await;
+    let waited = started.elapsed();
+    let retry_after = response.headers().get("retry-after").cloned();
+    let status = response.status();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(retry_after.is_some(), "no Retry-After");
+    assert!(
+        waited < Duration::from_secs(25),
+        "answered after {waited:?}"
+    );
     Ok(())
 }
