@@ -12,6 +12,7 @@ use coconut_lake::model::{Converter, Table};
 use coconut_lake::receive::{Receiver, Verifier, run};
 use coconut_lake::source::Entity;
 use coconut_lake::source::signature::{Secret, parse_secrets, sign_hmac_hex, sign_standard};
+use object_store::ObjectStoreExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -94,15 +95,29 @@ fn strings(batch: &arrow::array::RecordBatch, column: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn each_refusal_has_its_own_status_and_loses_nothing_authenticated() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let store = Store::open(dir.path().to_str().unwrap())?;
+/// A receiver on a fresh folder with the Standard Webhooks verifier and default limits.
+async fn start_on_folder() -> (tempfile::TempDir, Store, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().to_str().unwrap()).unwrap();
     let base = start(store.clone(), standard(), LandingLimits::default()).await;
+    (dir, store, base)
+}
+
+/// Every table's rows, for tests that check nothing was landed.
+async fn landed_rows(store: &Store) -> usize {
+    let mut rows = 0;
+    for table in Table::all() {
+        rows += read_table(store, table).await.num_rows();
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsigned_forged_and_stale_deliveries_get_401() -> TestResult {
+    let (_dir, store, base) = start_on_folder().await;
     let client = reqwest::Client::new();
     let url = format!("{base}/webhooks");
 
-    // 401: no signature, a wrong one, a stale timestamp.
     let unsigned = client.post(&url).header("content-type", "application/json");
     let (status, body) = status_of(unsigned.body(appointment("e1")).send().await?).await;
     assert_eq!(
@@ -125,26 +140,125 @@ async fn each_refusal_has_its_own_status_and_loses_nothing_authenticated() -> Te
         forged.body(appointment("e1")).send().await?.status(),
         StatusCode::UNAUTHORIZED
     );
-    let stale = post_signed(&base, "e1", appointment("e1"), 3_600, "application/json").await;
-    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
-
-    // 413: declared too long, and streamed too long without a length.
-    let big = vec![b' '; 10_000];
+    // Signed right, but an hour ago, or an hour ahead: outside the 5-minute tolerance.
+    for age in [3_600, -3_600] {
+        let stale = post_signed(&base, "e1", appointment("e1"), age, "application/json").await;
+        assert_eq!(stale.status(), StatusCode::UNAUTHORIZED, "age {age}");
+    }
+    // A body changed after signing.
+    let timestamp = chrono::Utc::now().timestamp();
+    let signature = sign_standard(&secrets()[0], "e1", timestamp, &appointment("e1"));
+    let tampered = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("webhook-id", "e1")
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body([appointment("e1"), b" ".to_vec()].concat());
+    assert_eq!(tampered.send().await?.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        post_signed(&base, "e2", big, 0, "application/json")
-            .await
-            .status(),
-        StatusCode::PAYLOAD_TOO_LARGE
+        landed_rows(&store).await,
+        0,
+        "nothing unauthenticated lands"
     );
-    assert_eq!(chunked_post(&base, 20_000).await, 413);
+    Ok(())
+}
 
-    // 415, 400.
-    let text = post_signed(&base, "e3", appointment("e3"), 0, "text/plain").await;
-    assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signature_by_any_listed_secret_is_accepted_during_rotation() -> TestResult {
+    let old = "whsec_b2xkLXNlY3JldC1iZWluZy1yZXRpcmVk";
+    let new = "whsec_bmV3LXNlY3JldC10YWtpbmctb3Zlcg==";
+    let verifier = Verifier::Standard {
+        secrets: parse_secrets(&format!("{old},{new}"))?,
+        tolerance: Duration::from_secs(300),
+    };
+    let store = Store::open("memory://")?;
+    let base = start(store.clone(), verifier, LandingLimits::default()).await;
+    for (id, secret) in [("r1", old), ("r2", new)] {
+        let body = appointment(id);
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature = sign_standard(&parse_secrets(secret)?[0], id, timestamp, &body);
+        // A sender that signs with both secrets during its own rotation sends both.
+        let header = format!("v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= {signature}");
+        let response = reqwest::Client::new()
+            .post(format!("{base}/webhooks"))
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", header)
+            .body(body)
+            .send()
+            .await?;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "signed with {id}'s secret"
+        );
+    }
+    let landed = read_table(&store, Table::Entity(Entity::Appointments)).await;
+    assert_eq!(strings(&landed, "event_id"), ["r1", "r2"]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unparseable_json_gets_400() -> TestResult {
+    let (_dir, store, base) = start_on_folder().await;
     let broken = post_signed(&base, "e4", b"{\"id\": ".to_vec(), 0, "application/json").await;
-    assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    let (status, body) = status_of(broken).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_json"))
+    );
+    assert_eq!(landed_rows(&store).await, 0);
+    Ok(())
+}
 
-    // 422, with the payload in quarantine first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_over_the_limit_gets_413_and_is_read_no_further() -> TestResult {
+    let (_dir, store, base) = start_on_folder().await;
+    // Declared too long, with valid headers.
+    let big = vec![b' '; 10_000];
+    let (status, body) =
+        status_of(post_signed(&base, "e2", big, 0, "application/json").await).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large"))
+    );
+    // Declared 10 MB and never sent: the answer comes from the header alone.
+    assert_eq!(never_sent_body(&base, 10_000_000).await, 413);
+    // Streamed without a length: the answer comes once the limit is passed, although the
+    // body never ends.
+    assert_eq!(endless_chunked_post(&base, 20_000).await, 413);
+    assert_eq!(landed_rows(&store).await, 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_content_type_other_than_json_gets_415() -> TestResult {
+    let (_dir, store, base) = start_on_folder().await;
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", ""] {
+        let response = post_signed(&base, "e3", appointment("e3"), 0, content_type).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}"
+        );
+    }
+    let vendor = post_signed(
+        &base,
+        "e3",
+        appointment("e3"),
+        0,
+        "application/vnd.coconut+json",
+    );
+    assert_eq!(vendor.await.status(), StatusCode::OK);
+    assert_eq!(landed_rows(&store).await, 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_authenticated_unusable_event_gets_422_and_lands_in_quarantine() -> TestResult {
+    let (_dir, store, base) = start_on_folder().await;
     let not_event = post_signed(
         &base,
         "e5",
@@ -153,7 +267,11 @@ async fn each_refusal_has_its_own_status_and_loses_nothing_authenticated() -> Te
         "application/json",
     )
     .await;
-    assert_eq!(not_event.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body) = status_of(not_event).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("unusable"))
+    );
     let bad_time = event(
         "e6",
         "appointment.updated",
@@ -164,39 +282,82 @@ async fn each_refusal_has_its_own_status_and_loses_nothing_authenticated() -> Te
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["detail"].as_str().unwrap().contains("start"), "{body}");
 
-    // 200 for a known event and for an unknown type, which lands raw.
-    let (status, body) =
-        status_of(post_signed(&base, "e7", appointment("e7"), 0, "application/json").await).await;
-    assert_eq!(
-        (status, body["table"].as_str()),
-        (StatusCode::OK, Some("appointments"))
-    );
-    let invoice = event("e8", "invoice.paid", json!({"id": "9", "type": "invoices"}));
-    let (status, body) =
-        status_of(post_signed(&base, "e8", invoice, 0, "application/json").await).await;
-    assert_eq!(
-        (status, body["table"].as_str()),
-        (StatusCode::OK, Some("unrecognized"))
-    );
-
     let quarantined = read_table(&store, Table::Quarantine).await;
     assert_eq!(strings(&quarantined, "event_id"), ["e5", "e6"]);
     let reasons = strings(&quarantined, "reason");
     assert!(reasons[1].contains("start"), "{reasons:?}");
     let raw = strings(&quarantined, "raw");
     assert_eq!(raw[0], "{\"hello\": 1}", "the payload is kept as received");
+    assert_eq!(
+        strings(&quarantined, "verified_by"),
+        ["standard_webhooks", "standard_webhooks"]
+    );
+    let received = quarantined.column_by_name("received_at").unwrap();
+    assert_eq!(received.null_count(), 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_known_event_lands_with_its_envelope_before_the_200() -> TestResult {
+    let (_dir, store, base) = start_on_folder().await;
+    let before = chrono::Utc::now();
+    let (status, body) =
+        status_of(post_signed(&base, "e7", appointment("e7"), 0, "application/json").await).await;
+    assert_eq!(
+        (status, body["status"].as_str(), body["table"].as_str()),
+        (StatusCode::OK, Some("landed"), Some("appointments"))
+    );
+    // The file named in the answer is in the store as soon as the answer is.
+    let file = body["file"].as_str().unwrap();
+    let path = object_store::path::Path::from(file);
+    let head = store.objects().head(&path).await;
+    assert!(head.is_ok(), "{file} is not in the store: {head:?}");
+
     let landed = read_table(&store, Table::Entity(Entity::Appointments)).await;
     assert_eq!(strings(&landed, "event_id"), ["e7"]);
     assert_eq!(strings(&landed, "verified_by"), ["standard_webhooks"]);
     assert_eq!(strings(&landed, "source"), ["webhook"]);
+    assert_eq!(strings(&landed, "event_type"), ["appointment.created"]);
     let received = landed.column_by_name("received_at").unwrap();
+    let received = received.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
     assert_eq!(received.null_count(), 0);
-    assert_eq!(read_table(&store, Table::Unrecognized).await.num_rows(), 1);
+    let at = chrono::DateTime::from_timestamp_micros(received.value(0)).unwrap();
+    assert!(at >= before - chrono::Duration::seconds(1) && at <= chrono::Utc::now());
     Ok(())
 }
 
-/// Sends a chunked body of `size` bytes (no Content-Length) and returns the status.
-async fn chunked_post(base: &str, size: usize) -> u16 {
+#[tokio::test(flavor = "multi_thread")]
+async fn an_authenticated_event_of_an_unknown_type_lands_raw_with_200() -> TestResult {
+    let (_dir, store, base) = start_on_folder().await;
+    let data = json!({"id": "9", "type": "invoices", "attributes": {"total": 12.5}});
+    let invoice = event("e8", "invoice.paid", data);
+    let (status, body) =
+        status_of(post_signed(&base, "e8", invoice, 0, "application/json").await).await;
+    assert_eq!(
+        (status, body["table"].as_str()),
+        (StatusCode::OK, Some("unrecognized"))
+    );
+    let unrecognized = read_table(&store, Table::Unrecognized).await;
+    assert_eq!(strings(&unrecognized, "event_id"), ["e8"]);
+    assert_eq!(strings(&unrecognized, "event_type"), ["invoice.paid"]);
+    assert!(strings(&unrecognized, "raw")[0].contains("12.5"));
+    Ok(())
+}
+
+/// Sends headers declaring a body of `declared` bytes and none of it; returns the status.
+async fn never_sent_body(base: &str, declared: usize) -> u16 {
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /webhooks HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: {declared}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    read_status(&mut stream).await
+}
+
+/// Sends `size` bytes of a chunked body (no Content-Length) and never ends it; returns the
+/// status, which must come without the end of the body.
+async fn endless_chunked_post(base: &str, size: usize) -> u16 {
     let address = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let head = format!(
@@ -210,9 +371,16 @@ async fn chunked_post(base: &str, size: usize) -> u16 {
             break; // the server stopped reading and answered
         }
     }
-    let _ = stream.write_all(b"0\r\n\r\n").await;
+    read_status(&mut stream).await
+}
+
+/// The status of the answer on `stream`, which must come within five seconds.
+async fn read_status(stream: &mut tokio::net::TcpStream) -> u16 {
     let mut answer = vec![0u8; 64];
-    let n = stream.read(&mut answer).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("the server waited for the rest of the body")
+        .unwrap();
     let line = String::from_utf8_lossy(&answer[..n]).to_string();
     line.split(' ').nth(1).unwrap().parse().unwrap()
 }
@@ -349,17 +517,29 @@ async fn spawn_serve_on(
     port: u16,
     env: &[(&str, &str)],
 ) -> std::process::Child {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coconut-lake"))
+    let mut command = serve_command(store, port);
+    command
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::null());
+    until_healthy(command.spawn().unwrap(), port).await
+}
+
+/// `coconut-lake serve` on `store` and a loopback port, with the test secret and no API
+/// token; its standard output is dropped.
+fn serve_command(store: &std::ffi::OsStr, port: u16) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_coconut-lake"));
+    command
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--store"])
         .arg(store)
         .env("COCONUT_WEBHOOK_SECRET", SECRET)
         .env_remove("COCONUT_API_TOKEN")
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
+        .stdout(std::process::Stdio::null());
+    command
+}
+
+/// Returns `child` once it answers `/healthz` on `port`; kills it after 30 seconds.
+async fn until_healthy(mut child: std::process::Child, port: u16) -> std::process::Child {
+    for _ in 0..600 {
         let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
         if health.is_ok_and(|r| r.status().is_success()) {
             return child;
@@ -543,4 +723,99 @@ async fn a_hanging_store_answers_503_within_seconds() -> TestResult {
         "answered after {waited:?}"
     );
     Ok(())
+}
+
+/// SIGTERM while deliveries wait for their file: the listener closes at once, every
+/// delivery in flight is still answered 200 and landed, the process exits 0, and with
+/// `--log-format json` every log line it wrote is one JSON object.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_answers_what_is_in_flight_and_lands_it_before_exiting() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let pipeline = dir.path().join("pipeline.toml");
+    // Each file waits 1.5 s for more rows, so the deliveries are still in flight when the
+    // signal comes.
+    std::fs::write(
+        &pipeline,
+        "[store]\nurl = \"lake\"\n[source]\napi_url = \"http://127.0.0.1:1/api/v2\"\n\
+         [landing]\nlinger = \"1500ms\"\n",
+    )?;
+    let lake = dir.path().join("lake");
+    let logs = dir.path().join("stderr.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut command = serve_command(lake.as_os_str(), port);
+    command
+        .args(["--log-format", "json", "--pipeline"])
+        .arg(&pipeline)
+        .env("RUST_LOG", "debug")
+        .stderr(std::fs::File::create(&logs)?);
+    let mut serve = until_healthy(command.spawn()?, port).await;
+    let base = format!("http://127.0.0.1:{port}");
+
+    let ids: Vec<String> = (0..20).map(|i| format!("evt_term_{i}")).collect();
+    let in_flight: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (base, id) = (base.clone(), id.clone());
+            tokio::spawn(async move {
+                post_signed(&base, &id, appointment(&id), 0, "application/json").await
+            })
+        })
+        .collect();
+    // The signal comes once the receiver holds every delivery.
+    let mut held = 0;
+    for _ in 0..200 {
+        held = received_total(&base).await;
+        if held >= ids.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(held, ids.len(), "the deliveries did not all arrive");
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()?;
+    assert!(signalled.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
+    assert!(refused.is_err(), "still accepting after SIGTERM");
+
+    for (id, request) in ids.iter().zip(in_flight) {
+        assert_eq!(request.await?.status(), StatusCode::OK, "{id}");
+    }
+    assert!(serve.wait()?.success(), "graceful stop exits 0");
+
+    let store = Store::open(lake.to_str().unwrap())?;
+    let landed = read_table(&store, Table::Entity(Entity::Appointments)).await;
+    let landed: HashSet<String> = strings(&landed, "event_id").into_iter().collect();
+    assert_eq!(landed, ids.iter().cloned().collect::<HashSet<_>>());
+
+    let text = std::fs::read_to_string(&logs)?;
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
+    for expected in ["receiver started", "shutdown requested", "receiver stopped"] {
+        assert!(
+            messages.contains(&expected),
+            "{expected:?} not in {messages:?}"
+        );
+    }
+    assert!(!text.contains(SECRET), "the secret was logged");
+    assert!(!text.contains("confirmed"), "a payload was logged");
+    Ok(())
+}
+
+/// `coconut_webhooks_received_total` as `/metrics` gives it (0 before the first request).
+async fn received_total(base: &str) -> usize {
+    let text = match reqwest::get(format!("{base}/metrics")).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => return 0,
+    };
+    text.lines()
+        .find_map(|line| line.strip_prefix("coconut_webhooks_received_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
 }
