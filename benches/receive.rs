@@ -11,7 +11,9 @@
 //! folder), and the summary compares the best rate of each and gives every round's ratio.
 //!
 //! Run: `cargo bench --bench receive` (options: `-- --rounds R --seconds S --connections N
-//! --dir D`, where `D` holds the receiver's folders, the system temp dir by default).
+//! --dir D --sync B`, where `D` holds the receiver's folders, the system temp dir by
+//! default, and `--sync false` turns off the receiver's fsync of each file, which the
+//! pipeline default keeps on).
 
 mod support;
 
@@ -41,6 +43,7 @@ async fn measure() -> Result<()> {
     let connections: usize = arg("--connections", 64);
     let rounds: usize = arg("--rounds", 3);
     let dir: String = arg("--dir", std::env::temp_dir().display().to_string());
+    let sync: bool = arg("--sync", true);
     let tenant = Arc::new(generate(&TenantOptions {
         days: 7,
         ..TenantOptions::default()
@@ -51,7 +54,7 @@ async fn measure() -> Result<()> {
         .map(|e| e.body(&tenant, &e.id(&tenant, 0), false).len())
         .sum();
     say(format!(
-        "payloads: {} distinct events cycled with fresh ids, {:.0} bytes on average; {connections} connections, {rounds} rounds of {seconds} s per server, bare and serve taking turns",
+        "payloads: {} distinct events cycled with fresh ids, {:.0} bytes on average; {connections} connections, {rounds} rounds of {seconds} s per server, bare and serve taking turns; landing.sync = {sync}",
         sample.len(),
         bytes as f64 / sample.len().max(1) as f64
     ));
@@ -72,7 +75,8 @@ async fn measure() -> Result<()> {
         let bare_report = load_and_stop(&mut bare, &name, &tenant, connections, seconds).await?;
         bare_rates.push(bare_report.rate);
 
-        let (serve_report, lake) = serve_round(&tenant, connections, seconds, round, &dir).await?;
+        let (serve_report, lake) =
+            serve_round(&tenant, connections, seconds, round, &dir, sync).await?;
         serve_rates.push(serve_report.rate);
         lakes.push(lake);
         say(format!(
@@ -102,21 +106,25 @@ async fn measure() -> Result<()> {
     Ok(())
 }
 
-/// One run of the receiver with every default of the pipeline file, on a fresh local
-/// folder, which is returned; fails if an acknowledged delivery is missing from its
-/// landing files.
+/// One run of the receiver with every default of the pipeline file but `landing.sync`, on
+/// a fresh local folder, which is returned; fails if an acknowledged delivery is missing
+/// from its landing files.
 async fn serve_round(
     tenant: &Arc<Tenant>,
     connections: usize,
     seconds: u64,
     round: usize,
     dir: &str,
+    sync: bool,
 ) -> Result<(SendReport, tempfile::TempDir)> {
     let lake = tempfile::tempdir_in(dir)?;
     let pipeline = lake.path().join("pipeline.toml");
     std::fs::write(
         &pipeline,
-        "[store]\nurl = \"lake\"\n[source]\napi_url = \"http://127.0.0.1:1/api/v2\"\n",
+        format!(
+            "[store]\nurl = \"lake\"\n[source]\napi_url = \"http://127.0.0.1:1/api/v2\"\n\
+             [landing]\nsync = {sync}\n"
+        ),
     )?;
     let mut serve = Server::start(
         Command::new(env!("CARGO_BIN_EXE_coconut-lake"))

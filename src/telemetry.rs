@@ -16,6 +16,9 @@ pub const LANDED_BYTES: &str = "coconut_landed_bytes_total";
 pub const FLUSH_ROWS: &str = "coconut_land_flush_rows";
 /// Seconds from a flush's start to its file being in the store, by `table`.
 pub const FLUSH_SECONDS: &str = "coconut_land_flush_seconds";
+/// Seconds spent forcing a landing file and its folder to disk on a local folder, by
+/// `table` (part of the flush latency).
+pub const SYNC_SECONDS: &str = "coconut_land_sync_seconds";
 /// Landing files that failed to write, by `table`.
 pub const LAND_WRITE_ERRORS: &str = "coconut_land_write_errors_total";
 /// Submissions refused because the landing queue was full, by `table`.

@@ -46,8 +46,16 @@ pub async fn run(path: &Path, pipeline: &Pipeline) -> anyhow::Result<()> {
         receiver.body_limit, receiver.tolerance
     ));
     output::line(format!(
-        "landing    files of up to {} rows or {}, linger {}, {} may wait",
-        l.max_rows, l.max_bytes, l.linger, l.max_pending
+        "landing    files of up to {} rows or {}, linger {}, {} may wait, {}",
+        l.max_rows,
+        l.max_bytes,
+        l.linger,
+        l.max_pending,
+        match (l.sync, store.local_folder().is_some()) {
+            (true, true) => "synced to disk before acknowledgement",
+            (false, true) => "not synced to disk (a power loss can lose acknowledged rows)",
+            (_, false) => "durable when the store's put returns",
+        }
     ));
     output::line(format!(
         "schedules  backfill {}, compaction {}, reports {}",

@@ -248,6 +248,9 @@ pub struct LandingConfig {
     pub concurrent_flushes: usize,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// On a local folder, force every file to disk (fsync) before it is acknowledged, so
+    /// that an acknowledged row survives a power loss; cloud stores are durable anyway.
+    pub sync: bool,
 }
 
 impl Default for LandingConfig {
@@ -260,6 +263,7 @@ impl Default for LandingConfig {
             max_pending: ByteSize(limits.max_pending_bytes as u64),
             concurrent_flushes: limits.concurrent_flushes,
             row_group_rows: limits.row_group_rows,
+            sync: limits.sync,
         }
     }
 }
@@ -475,6 +479,7 @@ impl Pipeline {
             max_pending_bytes: l.max_pending.0 as usize,
             concurrent_flushes: l.concurrent_flushes.max(1),
             row_group_rows: l.row_group_rows,
+            sync: l.sync,
         }
     }
 }

@@ -31,9 +31,12 @@ pub enum WriteError {
     /// The store refused the upload.
     #[error("store: {0}")]
     Store(#[from] object_store::Error),
-    /// The encoding task died.
+    /// The encoding or sync task died.
     #[error("encoding task: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The file was put in a local folder but could not be forced to disk.
+    #[error("failed to sync to disk: {0}")]
+    Sync(#[source] std::io::Error),
 }
 
 /// Writer settings for landing and exports: zstd, plain types, row groups sized for scans.

@@ -4,6 +4,7 @@
 //! batches of a [`crate::model::Table`].
 
 mod direct;
+mod durable;
 mod encode;
 pub mod layout;
 mod staging;

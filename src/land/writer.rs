@@ -18,6 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::durable::Syncer;
 use super::encode::{LandingEncoder, WriteError, write_landing};
 use super::store::Store;
 use super::{layout, staging};
@@ -41,6 +42,10 @@ pub struct LandingLimits {
     pub concurrent_flushes: usize,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// On a local-folder store, force each file and the folder entries naming it to disk
+    /// before its submissions resolve, so that an acknowledged row survives a power loss
+    /// and not only a crash of the process. Cloud stores are durable when a put returns.
+    pub sync: bool,
 }
 
 impl Default for LandingLimits {
@@ -52,6 +57,7 @@ impl Default for LandingLimits {
             max_pending_bytes: 256 << 20,
             concurrent_flushes: 1,
             row_group_rows: 128 * 1024,
+            sync: true,
         }
     }
 }
@@ -133,6 +139,10 @@ impl Lander {
         let budget = Arc::new(Semaphore::new(permits(limits.max_pending_bytes) as usize));
         let mut queues = HashMap::new();
         let mut flushers = Vec::new();
+        let syncer = store
+            .local_folder()
+            .filter(|_| limits.sync)
+            .map(|folder| Arc::new(Syncer::new(folder)));
         for table in Table::all() {
             let (tx, rx) = mpsc::unbounded_channel();
             queues.insert(table, tx);
@@ -143,11 +153,13 @@ impl Lander {
                     .map(Arc::new)
                     .map_err(|e| Arc::new(WriteError::Parquet(e))),
                 limits: limits.clone(),
+                syncer: syncer.clone(),
             };
             flushers.push(tokio::spawn(flusher.run(rx)));
         }
         tracing::info!(store = %store.url(), max_rows = limits.max_rows,
-            linger_ms = limits.linger.as_millis() as u64, "landing writer started");
+            linger_ms = limits.linger.as_millis() as u64, sync = syncer.is_some(),
+            "landing writer started");
         let sweeper = store
             .local_folder()
             .map(|folder| tokio::spawn(sweep(folder)));
@@ -319,6 +331,8 @@ struct Flusher {
     /// The table's encoding, or why its schema cannot be written (every flush fails then).
     encoder: Result<Arc<LandingEncoder>, Arc<WriteError>>,
     limits: LandingLimits,
+    /// Forces files to disk on a local-folder store with `limits.sync`.
+    syncer: Option<Arc<Syncer>>,
 }
 
 impl Flusher {
@@ -404,15 +418,34 @@ impl Flusher {
         }
     }
 
+    /// Forces a written file to disk, when this store and the limits ask for it.
+    async fn sync(&self, path: &object_store::path::Path) -> Result<(), WriteError> {
+        let Some(syncer) = &self.syncer else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let (syncer, path) = (Arc::clone(syncer), path.to_string());
+        tokio::task::spawn_blocking(move || syncer.sync(&path))
+            .await?
+            .map_err(WriteError::Sync)?;
+        metrics::histogram!(names::SYNC_SECONDS, "table" => self.table.name())
+            .record(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
     async fn write_day(&self, date: NaiveDate, submissions: Vec<Submission>) {
         let table = self.table.name();
         let started = Instant::now();
         let path = layout::new_file(self.table, date, Utc::now());
         let rows: usize = submissions.iter().map(|s| s.payload.num_rows()).sum();
         let written = match (&self.encoder, self.merge(&submissions)) {
-            (Ok(encoder), Ok(batch)) => write_landing(self.store.objects(), &path, encoder, batch)
-                .await
-                .map_err(Arc::new),
+            (Ok(encoder), Ok(batch)) => {
+                match write_landing(self.store.objects(), &path, encoder, batch).await {
+                    Ok(bytes) => self.sync(&path).await.map(|()| bytes),
+                    Err(e) => Err(e),
+                }
+                .map_err(Arc::new)
+            }
             (Err(e), _) => Err(Arc::clone(e)),
             (_, Err(e)) => Err(Arc::new(WriteError::Parquet(e.into()))),
         };

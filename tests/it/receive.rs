@@ -819,3 +819,42 @@ async fn received_total(base: &str) -> usize {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// On a local folder, `serve` forces each file to disk before answering (its sync time is
+/// on `/metrics`), unless the pipeline says `landing.sync = false`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_folder_is_synced_before_the_answer_unless_turned_off() -> TestResult {
+    for sync in [true, false] {
+        let dir = tempfile::tempdir()?;
+        let pipeline = dir.path().join("pipeline.toml");
+        std::fs::write(
+            &pipeline,
+            format!(
+                "[store]\nurl = \"lake\"\n[source]\napi_url = \"http://127.0.0.1:1/api/v2\"\n\
+                 [landing]\nsync = {sync}\n"
+            ),
+        )?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut command = serve_command(dir.path().join("lake").as_os_str(), port);
+        command
+            .arg("--pipeline")
+            .arg(&pipeline)
+            .stderr(std::process::Stdio::null());
+        let mut serve = until_healthy(command.spawn()?, port).await;
+        let base = format!("http://127.0.0.1:{port}");
+        let response = post_signed(&base, "s1", appointment("s1"), 0, "application/json").await;
+        let status = response.status();
+        let metrics = reqwest::get(format!("{base}/metrics"))
+            .await?
+            .text()
+            .await?;
+        let _ = serve.kill();
+        let _ = serve.wait();
+        assert_eq!(status, StatusCode::OK);
+        let synced = "coconut_land_sync_seconds_count{table=\"appointments\"} 1";
+        assert_eq!(metrics.contains(synced), sync, "sync = {sync}:\n{metrics}");
+    }
+    Ok(())
+}
