@@ -344,26 +344,28 @@ async fn an_authenticated_event_of_an_unknown_type_lands_raw_with_200() -> TestR
     Ok(())
 }
 
-/// Sends headers declaring a body of `declared` bytes and none of it; returns the status.
-async fn never_sent_body(base: &str, declared: usize) -> u16 {
+/// Opens a raw connection and sends the head of a JSON `POST /webhooks` with one more
+/// header line, `length` (a content length or a transfer encoding).
+async fn post_head(base: &str, length: &str) -> tokio::net::TcpStream {
     let address = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let head = format!(
-        "POST /webhooks HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: {declared}\r\n\r\n"
+        "POST /webhooks HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n{length}\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Sends headers declaring a body of `declared` bytes and none of it; returns the status.
+async fn never_sent_body(base: &str, declared: usize) -> u16 {
+    let mut stream = post_head(base, &format!("content-length: {declared}")).await;
     read_status(&mut stream).await
 }
 
 /// Sends `size` bytes of a chunked body (no Content-Length) and never ends it; returns the
 /// status, which must come without the end of the body.
 async fn endless_chunked_post(base: &str, size: usize) -> u16 {
-    let address = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let head = format!(
-        "POST /webhooks HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut stream = post_head(base, "transfer-encoding: chunked").await;
     let chunk = vec![b' '; 1_000];
     for _ in 0..size / 1_000 {
         let frame = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
@@ -731,14 +733,9 @@ async fn a_hanging_store_answers_503_within_seconds() -> TestResult {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_answers_what_is_in_flight_and_lands_it_before_exiting() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let pipeline = dir.path().join("pipeline.toml");
     // Each file waits 1.5 s for more rows, so the deliveries are still in flight when the
     // signal comes.
-    std::fs::write(
-        &pipeline,
-        "[store]\nurl = \"lake\"\n[source]\napi_url = \"http://127.0.0.1:1/api/v2\"\n\
-         [landing]\nlinger = \"1500ms\"\n",
-    )?;
+    let pipeline = pipeline_with_landing(dir.path(), "linger = \"1500ms\"")?;
     let lake = dir.path().join("lake");
     let logs = dir.path().join("stderr.log");
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -826,14 +823,7 @@ async fn received_total(base: &str) -> usize {
 async fn a_local_folder_is_synced_before_the_answer_unless_turned_off() -> TestResult {
     for sync in [true, false] {
         let dir = tempfile::tempdir()?;
-        let pipeline = dir.path().join("pipeline.toml");
-        std::fs::write(
-            &pipeline,
-            format!(
-                "[store]\nurl = \"lake\"\n[source]\napi_url = \"http://127.0.0.1:1/api/v2\"\n\
-                 [landing]\nsync = {sync}\n"
-            ),
-        )?;
+        let pipeline = pipeline_with_landing(dir.path(), &format!("sync = {sync}"))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -857,4 +847,19 @@ async fn a_local_folder_is_synced_before_the_answer_unless_turned_off() -> TestR
         assert_eq!(metrics.contains(synced), sync, "sync = {sync}:\n{metrics}");
     }
     Ok(())
+}
+
+/// Writes `pipeline.toml` in `dir`: a store folder `lake`, an API nobody answers, and
+/// `landing` as the `[landing]` table's body.
+fn pipeline_with_landing(
+    dir: &std::path::Path,
+    landing: &str,
+) -> std::io::Result<std::path::PathBuf> {
+    let pipeline = dir.join("pipeline.toml");
+    let text = format!(
+        "[store]\nurl = \"lake\"\n[source]\napi_url = \"http://127.0.0.1:1/api/v2\"\n\
+         [landing]\n{landing}\n"
+    );
+    std::fs::write(&pipeline, text)?;
+    Ok(pipeline)
 }
