@@ -11,9 +11,9 @@
 //! folder), and the summary compares the best rate of each and gives every round's ratio.
 //!
 //! Run: `cargo bench --bench receive` (options: `-- --rounds R --seconds S --connections N
-//! --dir D --sync B`, where `D` holds the receiver's folders, the system temp dir by
-//! default, and `--sync false` turns off the receiver's fsync of each file, which the
-//! pipeline default keeps on).
+//! --dir D --sync B --flushes F`, where `D` holds the receiver's folders, the system temp
+//! dir by default; `--sync true` makes the receiver fsync each file, which the pipeline
+//! default does not; `F` sets `landing.concurrent_flushes`).
 
 mod support;
 
@@ -21,6 +21,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use coconut_lake::land::LandingLimits;
 use coconut_lake::simulate::webhooks::{Scheme, SendOptions, SendReport, events, send};
 use coconut_lake::simulate::{Tenant, TenantOptions, generate};
 use coconut_lake::source::signature::parse_secrets;
@@ -43,7 +44,13 @@ async fn measure() -> Result<()> {
     let connections: usize = arg("--connections", 64);
     let rounds: usize = arg("--rounds", 3);
     let dir: String = arg("--dir", std::env::temp_dir().display().to_string());
-    let sync: bool = arg("--sync", true);
+    let sync: bool = arg("--sync", LandingLimits::default().sync);
+    let flushes: usize = arg("--flushes", 0);
+    // The `[landing]` table: the pipeline's defaults but for what the options set.
+    let mut landing = format!("sync = {sync}\n");
+    if flushes > 0 {
+        landing.push_str(&format!("concurrent_flushes = {flushes}\n"));
+    }
     let tenant = Arc::new(generate(&TenantOptions {
         days: 7,
         ..TenantOptions::default()
@@ -54,9 +61,10 @@ async fn measure() -> Result<()> {
         .map(|e| e.body(&tenant, &e.id(&tenant, 0), false).len())
         .sum();
     say(format!(
-        "payloads: {} distinct events cycled with fresh ids, {:.0} bytes on average; {connections} connections, {rounds} rounds of {seconds} s per server, bare and serve taking turns; landing.sync = {sync}",
+        "payloads: {} distinct events cycled with fresh ids, {:.0} bytes on average; {connections} connections, {rounds} rounds of {seconds} s per server, bare and serve taking turns; [landing] {}",
         sample.len(),
-        bytes as f64 / sample.len().max(1) as f64
+        bytes as f64 / sample.len().max(1) as f64,
+        landing.trim().replace('\n', ", ")
     ));
 
     // The two servers take turns, so that a slow spell of the machine weighs on both.
@@ -76,7 +84,7 @@ async fn measure() -> Result<()> {
         bare_rates.push(bare_report.rate);
 
         let (serve_report, lake) =
-            serve_round(&tenant, connections, seconds, round, &dir, sync).await?;
+            serve_round(&tenant, connections, seconds, round, &dir, &landing).await?;
         serve_rates.push(serve_report.rate);
         lakes.push(lake);
         say(format!(
@@ -106,16 +114,16 @@ async fn measure() -> Result<()> {
     Ok(())
 }
 
-/// One run of the receiver with every default of the pipeline file but `landing.sync`, on
-/// a fresh local folder, which is returned; fails if an acknowledged delivery is missing
-/// from its landing files.
+/// One run of the receiver with every default of the pipeline file but the `[landing]` keys
+/// in `landing`, on a fresh local folder, which is returned; fails if an acknowledged
+/// delivery is missing from its landing files.
 async fn serve_round(
     tenant: &Arc<Tenant>,
     connections: usize,
     seconds: u64,
     round: usize,
     dir: &str,
-    sync: bool,
+    landing: &str,
 ) -> Result<(SendReport, tempfile::TempDir)> {
     let lake = tempfile::tempdir_in(dir)?;
     let pipeline = lake.path().join("pipeline.toml");
@@ -123,7 +131,7 @@ async fn serve_round(
         &pipeline,
         format!(
             "[store]\nurl = \"lake\"\n[source]\napi_url = \"http://127.0.0.1:1/api/v2\"\n\
-             [landing]\nsync = {sync}\n"
+             [landing]\n{landing}"
         ),
     )?;
     let mut serve = Server::start(

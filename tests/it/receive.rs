@@ -817,10 +817,10 @@ async fn received_total(base: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// On a local folder, `serve` forces each file to disk before answering (its sync time is
-/// on `/metrics`), unless the pipeline says `landing.sync = false`.
+/// On a local folder, `serve` with `landing.sync = true` forces each file to disk before
+/// answering (its sync time is on `/metrics`), and without it does not.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_local_folder_is_synced_before_the_answer_unless_turned_off() -> TestResult {
+async fn a_local_folder_is_synced_before_the_answer_when_the_pipeline_asks() -> TestResult {
     for sync in [true, false] {
         let dir = tempfile::tempdir()?;
         let pipeline = pipeline_with_landing(dir.path(), &format!("sync = {sync}"))?;
