@@ -420,6 +420,19 @@ impl Flusher {
         }
     }
 
+    /// Writes one landing file and, when this store and the limits ask for it, forces it
+    /// to disk; returns its size.
+    async fn write_file(
+        &self,
+        path: &object_store::path::Path,
+        encoder: &Arc<LandingEncoder>,
+        batch: RecordBatch,
+    ) -> Result<u64, WriteError> {
+        let bytes = write_landing(self.store.objects(), path, encoder, batch).await?;
+        self.sync(path).await?;
+        Ok(bytes)
+    }
+
     /// Forces a written file to disk, when this store and the limits ask for it.
     async fn sync(&self, path: &object_store::path::Path) -> Result<(), WriteError> {
         let Some(syncer) = &self.syncer else {
@@ -441,13 +454,10 @@ impl Flusher {
         let path = layout::new_file(self.table, date, Utc::now());
         let rows: usize = submissions.iter().map(|s| s.payload.num_rows()).sum();
         let written = match (&self.encoder, self.merge(&submissions)) {
-            (Ok(encoder), Ok(batch)) => {
-                match write_landing(self.store.objects(), &path, encoder, batch).await {
-                    Ok(bytes) => self.sync(&path).await.map(|()| bytes),
-                    Err(e) => Err(e),
-                }
-                .map_err(Arc::new)
-            }
+            (Ok(encoder), Ok(batch)) => self
+                .write_file(&path, encoder, batch)
+                .await
+                .map_err(Arc::new),
             (Err(e), _) => Err(Arc::clone(e)),
             (_, Err(e)) => Err(Arc::new(WriteError::Parquet(e.into()))),
         };
