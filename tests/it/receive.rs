@@ -70,6 +70,18 @@ async fn post_signed(
 ) -> reqwest::Response {
     let timestamp = chrono::Utc::now().timestamp() - age;
     let signature = sign_standard(&secrets()[0], id, timestamp, &body);
+    post_with(base, id, timestamp, &signature, body, content_type).await
+}
+
+/// Posts a body with the Standard Webhooks headers as given, signed or not.
+async fn post_with(
+    base: &str,
+    id: &str,
+    timestamp: i64,
+    signature: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!("{base}/webhooks"))
         .header("content-type", content_type)
@@ -124,38 +136,27 @@ async fn unsigned_forged_and_stale_deliveries_get_401() -> TestResult {
         (status, body["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("unauthorized"))
     );
-    let forged = client
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("webhook-id", "e1")
-        .header(
-            "webhook-timestamp",
-            chrono::Utc::now().timestamp().to_string(),
-        )
-        .header(
-            "webhook-signature",
-            "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        );
-    assert_eq!(
-        forged.body(appointment("e1")).send().await?.status(),
-        StatusCode::UNAUTHORIZED
+    let now = chrono::Utc::now().timestamp();
+    let forged = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let forged = post_with(
+        &base,
+        "e1",
+        now,
+        forged,
+        appointment("e1"),
+        "application/json",
     );
+    assert_eq!(forged.await.status(), StatusCode::UNAUTHORIZED);
     // Signed right, but an hour ago, or an hour ahead: outside the 5-minute tolerance.
     for age in [3_600, -3_600] {
         let stale = post_signed(&base, "e1", appointment("e1"), age, "application/json").await;
         assert_eq!(stale.status(), StatusCode::UNAUTHORIZED, "age {age}");
     }
     // A body changed after signing.
-    let timestamp = chrono::Utc::now().timestamp();
-    let signature = sign_standard(&secrets()[0], "e1", timestamp, &appointment("e1"));
-    let tampered = client
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("webhook-id", "e1")
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body([appointment("e1"), b" ".to_vec()].concat());
-    assert_eq!(tampered.send().await?.status(), StatusCode::UNAUTHORIZED);
+    let signature = sign_standard(&secrets()[0], "e1", now, &appointment("e1"));
+    let changed = [appointment("e1"), b" ".to_vec()].concat();
+    let tampered = post_with(&base, "e1", now, &signature, changed, "application/json");
+    assert_eq!(tampered.await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         landed_rows(&store).await,
         0,
@@ -180,15 +181,7 @@ async fn a_signature_by_any_listed_secret_is_accepted_during_rotation() -> TestR
         let signature = sign_standard(&parse_secrets(secret)?[0], id, timestamp, &body);
         // A sender that signs with both secrets during its own rotation sends both.
         let header = format!("v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= {signature}");
-        let response = reqwest::Client::new()
-            .post(format!("{base}/webhooks"))
-            .header("content-type", "application/json")
-            .header("webhook-id", id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", header)
-            .body(body)
-            .send()
-            .await?;
+        let response = post_with(&base, id, timestamp, &header, body, "application/json").await;
         assert_eq!(
             response.status(),
             StatusCode::OK,
