@@ -7,8 +7,11 @@
 //! the receiver is stopped with SIGTERM and the rows in its landing files are counted:
 //! every acknowledged delivery must be there.
 //!
-//! The two take turns for a few rounds, each on a fresh process (and the receiver on a fresh
-//! folder), and the summary compares the best rate of each and gives every round's ratio.
+//! The two take turns for seven rounds by default, each on a fresh process (and the receiver
+//! on a fresh folder). The summary compares the best rate of each, gives every round's
+//! ratio and their median, and the median CPU time per request of each server and of the
+//! sender: on two shared cores the rates follow the machine's drifting speed, so a single
+//! round says little.
 //!
 //! Run: `cargo bench --bench receive` (options: `-- --rounds R --seconds S --connections N
 //! --dir D --sync B --flushes F`, where `D` holds the receiver's folders, the system temp
@@ -25,7 +28,7 @@ use coconut_lake::land::LandingLimits;
 use coconut_lake::simulate::webhooks::{Scheme, SendOptions, SendReport, events, send};
 use coconut_lake::simulate::{Tenant, TenantOptions, generate};
 use coconut_lake::source::signature::parse_secrets;
-use support::{Result, Server, arg, parquet_rows, say};
+use support::{Result, Server, arg, cpu_seconds_of, parquet_rows, say};
 
 const SECRET: &str = "whsec_YmVuY2htYXJrLXNlY3JldC1mb3ItcmVjZWl2ZXI=";
 
@@ -40,9 +43,9 @@ fn main() -> Result<()> {
 }
 
 async fn measure() -> Result<()> {
-    let seconds: u64 = arg("--seconds", 6);
+    let seconds: u64 = arg("--seconds", 5);
     let connections: usize = arg("--connections", 64);
-    let rounds: usize = arg("--rounds", 3);
+    let rounds: usize = arg("--rounds", 7);
     let dir: String = arg("--dir", std::env::temp_dir().display().to_string());
     let sync: bool = arg("--sync", LandingLimits::default().sync);
     let flushes: usize = arg("--flushes", 0);
@@ -68,8 +71,8 @@ async fn measure() -> Result<()> {
     ));
 
     // The two servers take turns, so that a slow spell of the machine weighs on both.
-    let mut bare_rates = Vec::new();
-    let mut serve_rates = Vec::new();
+    let mut bare_rounds = Vec::new();
+    let mut serve_rounds = Vec::new();
     // Every round's folder stays until the end: on a file system without a journal, ext4
     // scans past recently deleted inodes when it makes a file, which would slow the
     // rounds that follow a deletion.
@@ -80,38 +83,67 @@ async fn measure() -> Result<()> {
             "listening on ",
         )?;
         let name = format!("round {round} bare handler");
-        let bare_report = load_and_stop(&mut bare, &name, &tenant, connections, seconds).await?;
-        bare_rates.push(bare_report.rate);
+        let (_, bare_round) =
+            load_and_stop(&mut bare, &name, &tenant, connections, seconds).await?;
 
-        let (serve_report, lake) =
+        let (serve_round, lake) =
             serve_round(&tenant, connections, seconds, round, &dir, &landing).await?;
-        serve_rates.push(serve_report.rate);
         lakes.push(lake);
         say(format!(
             "round {round} serve vs bare: {:.2}x requests/s",
-            serve_report.rate / bare_report.rate
+            serve_round.rate / bare_round.rate
         ));
+        bare_rounds.push(bare_round);
+        serve_rounds.push(serve_round);
     }
-    let best = |rates: &[f64]| rates.iter().copied().fold(0.0, f64::max);
-    let mut ratios: Vec<f64> = serve_rates
+    summarize(&bare_rounds, &serve_rounds);
+    Ok(())
+}
+
+/// One server's round: its rate, and the CPU time per acknowledged request of the server
+/// and of this process's sender.
+struct Round {
+    rate: f64,
+    server_us: f64,
+    sender_us: f64,
+}
+
+/// The summary lines: the ratio of the best rate of each, every round's ratio and their
+/// median (the figure least swayed by one fast or slow spell of the machine), and the
+/// median CPU time per request of each server and of the sender.
+fn summarize(bare: &[Round], serve: &[Round]) {
+    let best = |rounds: &[Round]| rounds.iter().map(|r| r.rate).fold(0.0, f64::max);
+    let ratios: Vec<f64> = serve
         .iter()
-        .zip(&bare_rates)
-        .map(|(s, b)| s / b)
+        .zip(bare)
+        .map(|(s, b)| s.rate / b.rate)
         .collect();
-    ratios.sort_by(f64::total_cmp);
     say(format!(
         "serve vs bare: {:.2}x best of each ({:.0} vs {:.0} requests/s); per round {}; median {:.2}x",
-        best(&serve_rates) / best(&bare_rates),
-        best(&serve_rates),
-        best(&bare_rates),
+        best(serve) / best(bare),
+        best(serve),
+        best(bare),
         ratios
             .iter()
             .map(|r| format!("{r:.2}x"))
             .collect::<Vec<_>>()
             .join(" "),
-        ratios[ratios.len() / 2],
+        median(ratios.clone()),
     ));
-    Ok(())
+    let cpu = |rounds: &[Round], of: fn(&Round) -> f64| median(rounds.iter().map(of).collect());
+    say(format!(
+        "CPU per request, median of rounds: bare handler {:.0} us, serve {:.0} us; sender {:.0} us with bare, {:.0} us with serve",
+        cpu(bare, |r| r.server_us),
+        cpu(serve, |r| r.server_us),
+        cpu(bare, |r| r.sender_us),
+        cpu(serve, |r| r.sender_us),
+    ));
+}
+
+/// The median (the upper one of an even count); 0 for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// One run of the receiver with every default of the pipeline file but the `[landing]` keys
@@ -124,7 +156,7 @@ async fn serve_round(
     round: usize,
     dir: &str,
     landing: &str,
-) -> Result<(SendReport, tempfile::TempDir)> {
+) -> Result<(Round, tempfile::TempDir)> {
     let lake = tempfile::tempdir_in(dir)?;
     let pipeline = lake.path().join("pipeline.toml");
     std::fs::write(
@@ -145,7 +177,8 @@ async fn serve_round(
         "receiving webhooks on ",
     )?;
     let name = format!("round {round} serve");
-    let serve_report = load_and_stop(&mut serve, &name, tenant, connections, seconds).await?;
+    let (serve_report, serve_round) =
+        load_and_stop(&mut serve, &name, tenant, connections, seconds).await?;
 
     let (landed, files) = parquet_rows(&lake.path().join("landing"))?;
     say(format!(
@@ -161,7 +194,7 @@ async fn serve_round(
     if landed < serve_report.acknowledged {
         return Err("acknowledged deliveries are missing from landing".into());
     }
-    Ok((serve_report, lake))
+    Ok((serve_round, lake))
 }
 
 /// Loads a started server, stops it and prints its line with its CPU time and peak RSS.
@@ -171,13 +204,19 @@ async fn load_and_stop(
     tenant: &Arc<Tenant>,
     connections: usize,
     seconds: u64,
-) -> Result<SendReport> {
-    let cpu = server.cpu_seconds();
+) -> Result<(SendReport, Round)> {
+    let sender = std::process::id();
+    let (cpu, sender_cpu) = (server.cpu_seconds(), cpu_seconds_of(sender));
     let sent = load(tenant, &server.url, connections, seconds).await?;
-    let cpu = server.cpu_seconds() - cpu;
+    let per_request = |seconds: f64| seconds * 1e6 / sent.acknowledged.max(1) as f64;
+    let round = Round {
+        rate: sent.rate,
+        server_us: per_request(server.cpu_seconds() - cpu),
+        sender_us: per_request(cpu_seconds_of(sender) - sender_cpu),
+    };
     let rss = server.stop()?;
-    report(name, &sent, rss, cpu);
-    Ok(sent)
+    report(name, &sent, rss, &round);
+    Ok((sent, round))
 }
 
 /// Sends signed events for `seconds` over `connections` connections.
@@ -198,12 +237,11 @@ async fn load(
     Ok(send(Arc::clone(tenant), options).await?)
 }
 
-/// One server's line; `cpu` is the server's CPU seconds during the load, given per
-/// acknowledged request (a steadier figure than the rate on a machine whose speed drifts).
-fn report(name: &str, report: &SendReport, rss_mib: f64, cpu: f64) {
-    let per_request = cpu * 1e6 / report.acknowledged.max(1) as f64;
+/// One server's line, with the CPU time per acknowledged request of the server and of the
+/// sender (steadier figures than the rate on a machine whose speed drifts).
+fn report(name: &str, report: &SendReport, rss_mib: f64, round: &Round) {
     say(format!(
-        "{name}: {} acknowledged, {} failed, {} retries in {:.1} s = {:.0} events/s; latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms; peak RSS {rss_mib:.0} MiB; server CPU {per_request:.0} us per request; statuses {:?}",
+        "{name}: {} acknowledged, {} failed, {} retries in {:.1} s = {:.0} events/s; latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms; peak RSS {rss_mib:.0} MiB; CPU per request: server {:.0} us, sender {:.0} us; statuses {:?}",
         report.acknowledged,
         report.failed,
         report.retries,
@@ -213,6 +251,8 @@ fn report(name: &str, report: &SendReport, rss_mib: f64, cpu: f64) {
         report.latency_ms.p90,
         report.latency_ms.p99,
         report.latency_ms.max,
+        round.server_us,
+        round.sender_us,
         report.statuses,
     ));
 }

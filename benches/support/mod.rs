@@ -102,6 +102,22 @@ pub fn say(line: String) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
+/// CPU seconds (user and system) that process `pid` has used so far, from
+/// `/proc/<pid>/stat` in its clock ticks of 1/100 s; 0 when unreadable.
+pub fn cpu_seconds_of(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name in parentheses may hold spaces; the fields after it do not.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => (user + system) / 100.0,
+        _ => 0.0,
+    }
+}
+
 /// A server child process and the URL it printed.
 pub struct Server {
     /// The process.
@@ -137,21 +153,9 @@ impl Server {
         Ok(Server { child, url })
     }
 
-    /// CPU seconds (user and system) the process has used so far, from
-    /// `/proc/<pid>/stat` in its clock ticks of 1/100 s; 0 when unreadable.
+    /// CPU seconds (user and system) the process has used so far; see [`cpu_seconds_of`].
     pub fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()));
-        let stat = stat.unwrap_or_default();
-        // The command name in parentheses may hold spaces; the fields after it do not.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-        match (ticks(11), ticks(12)) {
-            (Some(user), Some(system)) => (user + system) / 100.0,
-            _ => 0.0,
-        }
+        cpu_seconds_of(self.child.id())
     }
 
     /// Reads the peak RSS, stops the process with SIGTERM and waits for it to exit 0.
