@@ -1,12 +1,13 @@
 //! Landed files on a local folder made to survive a power loss or a kernel crash, not only a
 //! crash of the process.
 //!
-//! object_store's local store writes a staging file and renames it into place without
-//! `fsync`, so a file it has put is in the page cache and may be lost, or named by a folder
-//! entry that is lost, if the machine stops. [`Syncer`] forces the file's data, then the
-//! folder entry that names it, and the first time it sees a partition folder, the entries
-//! of the folders above it up to the store's root. Cloud stores need none of this: their
-//! put returns once the object is durable.
+//! A file put into a local folder (by object_store's local store or by
+//! [`super::local::LocalFolder`]) is written and linked into place without `fsync`, so it is
+//! in the page cache and may be lost, or named by a folder entry that is lost, if the
+//! machine stops. [`Syncer`] forces the file's data, then the folder entry that names it,
+//! and the first time it sees a partition folder, the entries of the folders above it up
+//! to the store's root. Cloud stores need none of this: their put returns once the object
+//! is durable.
 
 use std::collections::HashSet;
 use std::fs::File;

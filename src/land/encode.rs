@@ -34,6 +34,9 @@ pub enum WriteError {
     /// The encoding or sync task died.
     #[error("encoding task: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The file could not be written into a local folder, or its name is taken.
+    #[error("local folder: {0}")]
+    Local(#[source] std::io::Error),
     /// The file was put in a local folder but could not be forced to disk.
     #[error("failed to sync to disk: {0}")]
     Sync(#[source] std::io::Error),
@@ -156,26 +159,22 @@ pub fn encode_parquet(
     Ok(Bytes::from(writer.into_inner()?))
 }
 
-/// Writes a landing batch as one new Parquet object with `encoder` and returns its size in
-/// bytes. Fails rather than replace an object already at `path`.
-pub async fn write_landing(
-    store: &Arc<dyn ObjectStore>,
-    path: &Path,
+/// Encodes a landing batch as one whole Parquet file with `encoder`: a small one on the
+/// calling task, since it encodes in less time than a hop to the blocking pool takes, a
+/// large one on the blocking pool.
+pub async fn encode_landing(
     encoder: &Arc<LandingEncoder>,
     batch: RecordBatch,
-) -> Result<u64, WriteError> {
-    // A small file encodes in less time than a hop to the blocking pool takes.
-    let bytes = if batch.num_rows() < SMALL_FILE_ROWS {
-        encoder.encode(&batch)?
-    } else {
-        let encoder = Arc::clone(encoder);
-        tokio::task::spawn_blocking(move || encoder.encode(&batch)).await??
-    };
-    put_new(store, path, bytes).await
+) -> Result<Bytes, WriteError> {
+    if batch.num_rows() < SMALL_FILE_ROWS {
+        return Ok(encoder.encode(&batch)?);
+    }
+    let encoder = Arc::clone(encoder);
+    Ok(tokio::task::spawn_blocking(move || encoder.encode(&batch)).await??)
 }
 
-/// Puts encoded bytes as a new object; never over an existing one.
-async fn put_new(
+/// Puts encoded bytes as a new object and returns their size; never over an existing one.
+pub async fn put_new(
     store: &Arc<dyn ObjectStore>,
     path: &Path,
     bytes: Bytes,

@@ -7,10 +7,11 @@ mod direct;
 mod durable;
 mod encode;
 pub mod layout;
+mod local;
 mod staging;
 mod store;
 mod writer;
 
-pub use encode::{LandingEncoder, WriteError, encode_parquet, write_landing, writer_properties};
+pub use encode::{LandingEncoder, WriteError, encode_parquet, writer_properties};
 pub use store::{Store, StoreError};
 pub use writer::{LandError, Landed, Lander, LandingLimits};

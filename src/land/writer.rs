@@ -18,8 +18,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::durable::Syncer;
-use super::encode::{LandingEncoder, WriteError, write_landing};
+use super::encode::{LandingEncoder, WriteError, encode_landing, put_new};
+use super::local::{LocalFolder, PutError};
 use super::store::Store;
 use super::{layout, staging};
 use crate::model::{Cell, Rows, Table};
@@ -141,10 +141,10 @@ impl Lander {
         let budget = Arc::new(Semaphore::new(permits(limits.max_pending_bytes) as usize));
         let mut queues = HashMap::new();
         let mut flushers = Vec::new();
-        let syncer = store
+        let local = store
             .local_folder()
-            .filter(|_| limits.sync)
-            .map(|folder| Arc::new(Syncer::new(folder)));
+            .map(|folder| Arc::new(LocalFolder::new(folder, limits.sync)));
+        let syncs = local.as_ref().is_some_and(|l| l.syncs());
         for table in Table::all() {
             let (tx, rx) = mpsc::unbounded_channel();
             queues.insert(table, tx);
@@ -155,12 +155,12 @@ impl Lander {
                     .map(Arc::new)
                     .map_err(|e| Arc::new(WriteError::Parquet(e))),
                 limits: limits.clone(),
-                syncer: syncer.clone(),
+                local: local.clone(),
             };
             flushers.push(tokio::spawn(flusher.run(rx)));
         }
         tracing::info!(store = %store.url(), max_rows = limits.max_rows,
-            linger_ms = limits.linger.as_millis() as u64, sync = syncer.is_some(),
+            linger_ms = limits.linger.as_millis() as u64, sync = syncs,
             "landing writer started");
         let sweeper = store
             .local_folder()
@@ -333,8 +333,8 @@ struct Flusher {
     /// The table's encoding, or why its schema cannot be written (every flush fails then).
     encoder: Result<Arc<LandingEncoder>, Arc<WriteError>>,
     limits: LandingLimits,
-    /// Forces files to disk on a local-folder store with `limits.sync`.
-    syncer: Option<Arc<Syncer>>,
+    /// Puts files into a local-folder store, forcing them to disk with `limits.sync`.
+    local: Option<Arc<LocalFolder>>,
 }
 
 impl Flusher {
@@ -428,24 +428,29 @@ impl Flusher {
         encoder: &Arc<LandingEncoder>,
         batch: RecordBatch,
     ) -> Result<u64, WriteError> {
-        let bytes = write_landing(self.store.objects(), path, encoder, batch).await?;
-        self.sync(path).await?;
-        Ok(bytes)
-    }
-
-    /// Forces a written file to disk, when this store and the limits ask for it.
-    async fn sync(&self, path: &object_store::path::Path) -> Result<(), WriteError> {
-        let Some(syncer) = &self.syncer else {
-            return Ok(());
+        let bytes = encode_landing(encoder, batch).await?;
+        let Some(local) = &self.local else {
+            return put_new(self.store.objects(), path, bytes).await;
         };
-        let started = Instant::now();
-        let (syncer, path) = (Arc::clone(syncer), path.to_string());
-        tokio::task::spawn_blocking(move || syncer.sync(&path))
-            .await?
-            .map_err(WriteError::Sync)?;
-        metrics::histogram!(names::SYNC_SECONDS, "table" => self.table.name())
-            .record(started.elapsed().as_secs_f64());
-        Ok(())
+        let size = bytes.len() as u64;
+        let synced = if local.syncs() {
+            let (local, path) = (Arc::clone(local), path.to_string());
+            tokio::task::spawn_blocking(move || local.put_new(&path, &bytes)).await?
+        } else {
+            // Without sync the write ends in the page cache: less time than a hop to the
+            // blocking pool takes, as for the encoding of a small file.
+            local.put_new(path.as_ref(), &bytes)
+        };
+        match synced {
+            Ok(took) if local.syncs() => {
+                metrics::histogram!(names::SYNC_SECONDS, "table" => self.table.name())
+                    .record(took.as_secs_f64());
+                Ok(size)
+            }
+            Ok(_) => Ok(size),
+            Err(PutError::Write(e)) => Err(WriteError::Local(e)),
+            Err(PutError::Sync(e)) => Err(WriteError::Sync(e)),
+        }
     }
 
     async fn write_day(&self, date: NaiveDate, submissions: Vec<Submission>) {
