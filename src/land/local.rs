@@ -6,8 +6,9 @@
 //! the staging sweep relies on: the bytes go to a staging file `<path>#<n>`, which is
 //! linked into place only if nothing has the name yet and then unlinked, so that a file
 //! appears complete or not at all. It does so on the calling thread. Without `sync` the
-//! write only reaches the page cache, and the landing writer calls it from its flush task;
-//! with `sync` the writer sends the put and the `fsync`s to the blocking pool together.
+//! write only reaches the page cache, and the landing writer calls it from its flush task
+//! for files under a mebibyte; larger files, and with `sync` the put and its `fsync`s
+//! together, go to the blocking pool.
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};

@@ -44,7 +44,7 @@ pub struct LandingLimits {
     pub row_group_rows: usize,
     /// On a local-folder store, force each file and the folder entries naming it to disk
     /// before its submissions resolve, so that an acknowledged row survives a power loss
-    /// and not only a crash of the process. Off by default: it costs about a third of the
+    /// and not only a crash of the process. Off by default: it costs about two fifths of the
     /// receiver's throughput on the development machine. Cloud stores are durable when a
     /// put returns.
     pub sync: bool,
@@ -127,6 +127,10 @@ struct Inner {
     /// Removes unfinished uploads of stopped processes from a local-folder store.
     sweeper: Option<JoinHandle<()>>,
 }
+
+/// Files below this size are put into a local folder without `sync` on the flush's own
+/// task; larger ones, which keep a thread longer, on the blocking pool.
+const INLINE_PUT_BYTES: usize = 1 << 20;
 
 /// Memory is counted in KiB permits so that large budgets fit a semaphore.
 const PERMIT_BYTES: usize = 1024;
@@ -433,12 +437,12 @@ impl Flusher {
             return put_new(self.store.objects(), path, bytes).await;
         };
         let size = bytes.len() as u64;
-        let synced = if local.syncs() {
+        let synced = if local.syncs() || bytes.len() >= INLINE_PUT_BYTES {
             let (local, path) = (Arc::clone(local), path.to_string());
             tokio::task::spawn_blocking(move || local.put_new(&path, &bytes)).await?
         } else {
-            // Without sync the write ends in the page cache: less time than a hop to the
-            // blocking pool takes, as for the encoding of a small file.
+            // Without sync a small file's write ends in the page cache: less time than a
+            // hop to the blocking pool takes, as for the encoding of a small file.
             local.put_new(path.as_ref(), &bytes)
         };
         match synced {
