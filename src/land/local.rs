@@ -58,9 +58,12 @@ impl LocalFolder {
             .and_then(|()| std::fs::hard_link(&staging, &target));
         drop(file);
         // Linked, the staging name is a second name of the file; unlinked, it is an
-        // upload that will never finish. Either way it goes.
-        let removed = std::fs::remove_file(&staging);
-        written.and(removed).map_err(PutError::Write)?;
+        // upload that will never finish. Either way it goes. Should that fail once the
+        // file is in place, the file stands and the staging sweep removes the name later.
+        if let Err(e) = std::fs::remove_file(&staging) {
+            tracing::warn!(path = %staging.display(), error = %e, "could not remove a staging file");
+        }
+        written.map_err(PutError::Write)?;
         let Some(syncer) = &self.syncer else {
             return Ok(Duration::ZERO);
         };
@@ -101,7 +104,8 @@ impl LocalFolder {
     }
 }
 
-/// Why a local put failed; nothing is under the file's name after either.
+/// Why a local put failed. After [`PutError::Write`] nothing new is under the file's name;
+/// after [`PutError::Sync`] the file is there but may not be on disk.
 #[derive(Debug, thiserror::Error)]
 pub enum PutError {
     /// The file could not be written or named, or the name is taken.
