@@ -15,8 +15,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Forces landed files of one local-folder store to disk, remembering which folders are
-/// already durable so that each file costs two `fsync` calls.
+/// Forces the folder entries of landed files of one local-folder store to disk,
+/// remembering which folders are already durable so that each file costs one `fsync`
+/// here besides its own.
 #[derive(Debug)]
 pub struct Syncer {
     root: PathBuf,
@@ -32,11 +33,11 @@ impl Syncer {
         }
     }
 
-    /// Forces the file at `relative` (a store path) and the folder entries naming it to
-    /// disk. Blocking: call it off the async workers.
-    pub fn sync(&self, relative: &str) -> io::Result<()> {
+    /// Forces to disk the folder entries naming the file at `relative` (a store path),
+    /// whose own data the caller has forced through its handle. Blocking: call it off the
+    /// async workers.
+    pub fn sync_entries(&self, relative: &str) -> io::Result<()> {
         let file = self.root.join(relative);
-        File::open(&file)?.sync_all()?;
         let Some(folder) = file.parent() else {
             return Ok(());
         };
@@ -88,7 +89,7 @@ mod tests {
         let relative = "landing/clients/date=2026-03-09/a.parquet";
         std::fs::create_dir_all(dir.path().join("landing/clients/date=2026-03-09"))?;
         std::fs::write(dir.path().join(relative), b"PAR1")?;
-        syncer.sync(relative)?;
+        syncer.sync_entries(relative)?;
         for folder in [
             "landing/clients/date=2026-03-09",
             "landing/clients",
@@ -102,10 +103,10 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_file_is_an_error() {
+    fn a_missing_folder_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let syncer = Syncer::new(dir.path().to_path_buf());
-        let missing = syncer.sync("landing/clients/date=2026-03-09/gone.parquet");
+        let missing = syncer.sync_entries("landing/clients/date=2026-03-09/gone.parquet");
         assert_eq!(missing.unwrap_err().kind(), io::ErrorKind::NotFound);
     }
 }

@@ -31,7 +31,7 @@ pub enum WriteError {
     /// The store refused the upload.
     #[error("store: {0}")]
     Store(#[from] object_store::Error),
-    /// The encoding or sync task died.
+    /// The encoding task, or the blocking task of a local put, died.
     #[error("encoding task: {0}")]
     Task(#[from] tokio::task::JoinError),
     /// The file could not be written into a local folder, or its name is taken.

@@ -55,7 +55,13 @@ impl LocalFolder {
         let (staging, mut file) = self.create_staging(&target).map_err(PutError::Write)?;
         let written = file
             .write_all(bytes)
-            .and_then(|()| std::fs::hard_link(&staging, &target));
+            .map_err(PutError::Write)
+            .and_then(|()| self.force_data(&file))
+            .and_then(|took| {
+                std::fs::hard_link(&staging, &target)
+                    .map(|()| took)
+                    .map_err(PutError::Write)
+            });
         drop(file);
         // Linked, the staging name is a second name of the file; unlinked, it is an
         // upload that will never finish. Either way it goes. Should that fail once the
@@ -63,12 +69,23 @@ impl LocalFolder {
         if let Err(e) = std::fs::remove_file(&staging) {
             tracing::warn!(path = %staging.display(), error = %e, "could not remove a staging file");
         }
-        written.map_err(PutError::Write)?;
+        let data_took = written?;
         let Some(syncer) = &self.syncer else {
-            return Ok(Duration::ZERO);
+            return Ok(data_took);
         };
         let started = Instant::now();
-        syncer.sync(relative).map_err(PutError::Sync)?;
+        syncer.sync_entries(relative).map_err(PutError::Sync)?;
+        Ok(data_took + started.elapsed())
+    }
+
+    /// Forces the file's data to disk through the handle it was written with, when this
+    /// folder syncs; returns the time that took.
+    fn force_data(&self, file: &File) -> Result<Duration, PutError> {
+        if self.syncer.is_none() {
+            return Ok(Duration::ZERO);
+        }
+        let started = Instant::now();
+        file.sync_all().map_err(PutError::Sync)?;
         Ok(started.elapsed())
     }
 
@@ -105,7 +122,7 @@ impl LocalFolder {
 }
 
 /// Why a local put failed. After [`PutError::Write`] nothing new is under the file's name;
-/// after [`PutError::Sync`] the file is there but may not be on disk.
+/// after [`PutError::Sync`] the file may be there but not on disk.
 #[derive(Debug, thiserror::Error)]
 pub enum PutError {
     /// The file could not be written or named, or the name is taken.
