@@ -137,10 +137,24 @@ pub enum PutError {
 mod tests {
     use super::*;
 
+    const PARTITION: &str = "landing/clients/date=2026-03-09";
     const FILE: &str = "landing/clients/date=2026-03-09/a.parquet";
 
-    fn names_in(folder: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(folder)
+    /// A fresh temporary folder and a [`LocalFolder`] on it.
+    fn folder(sync: bool) -> Result<(tempfile::TempDir, LocalFolder), PutError> {
+        let dir = tempfile::tempdir().map_err(PutError::Write)?;
+        let folder = LocalFolder::new(dir.path().to_path_buf(), sync);
+        Ok((dir, folder))
+    }
+
+    /// The bytes of [`FILE`] in `dir`.
+    fn read(dir: &tempfile::TempDir) -> Result<Vec<u8>, PutError> {
+        std::fs::read(dir.path().join(FILE)).map_err(PutError::Write)
+    }
+
+    /// The sorted names in [`PARTITION`] of `dir`.
+    fn names_in_partition(dir: &tempfile::TempDir) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join(PARTITION))
             .map(|entries| {
                 entries
                     .flatten()
@@ -154,51 +168,42 @@ mod tests {
 
     #[test]
     fn puts_a_file_and_its_folders_and_leaves_no_staging_file() -> Result<(), PutError> {
-        let dir = tempfile::tempdir().map_err(PutError::Write)?;
-        let folder = LocalFolder::new(dir.path().to_path_buf(), false);
+        let (dir, folder) = folder(false)?;
         assert!(!folder.syncs());
         assert_eq!(folder.put_new(FILE, b"PAR1 data PAR1")?, Duration::ZERO);
-        let written = std::fs::read(dir.path().join(FILE)).map_err(PutError::Write)?;
-        assert_eq!(written, b"PAR1 data PAR1");
-        let partition = dir.path().join("landing/clients/date=2026-03-09");
-        assert_eq!(names_in(&partition), ["a.parquet"]);
+        assert_eq!(read(&dir)?, b"PAR1 data PAR1");
+        assert_eq!(names_in_partition(&dir), ["a.parquet"]);
         Ok(())
     }
 
     #[test]
     fn never_replaces_a_file() -> Result<(), PutError> {
-        let dir = tempfile::tempdir().map_err(PutError::Write)?;
-        let folder = LocalFolder::new(dir.path().to_path_buf(), false);
+        let (dir, folder) = folder(false)?;
         folder.put_new(FILE, b"first")?;
         let Err(PutError::Write(e)) = folder.put_new(FILE, b"second") else {
             panic!("a second put to one name must fail");
         };
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
-        let kept = std::fs::read(dir.path().join(FILE)).map_err(PutError::Write)?;
-        assert_eq!(kept, b"first");
-        let partition = dir.path().join("landing/clients/date=2026-03-09");
-        assert_eq!(names_in(&partition), ["a.parquet"]);
+        assert_eq!(read(&dir)?, b"first");
+        assert_eq!(names_in_partition(&dir), ["a.parquet"]);
         Ok(())
     }
 
     #[test]
     fn a_staging_name_left_by_a_killed_process_is_stepped_over() -> Result<(), PutError> {
-        let dir = tempfile::tempdir().map_err(PutError::Write)?;
-        let folder = LocalFolder::new(dir.path().to_path_buf(), false);
-        let partition = dir.path().join("landing/clients/date=2026-03-09");
+        let (dir, folder) = folder(false)?;
+        let partition = dir.path().join(PARTITION);
         std::fs::create_dir_all(&partition).map_err(PutError::Write)?;
         std::fs::write(partition.join("a.parquet#1"), b"torn").map_err(PutError::Write)?;
         folder.put_new(FILE, b"whole")?;
-        assert_eq!(names_in(&partition), ["a.parquet", "a.parquet#1"]);
-        let written = std::fs::read(dir.path().join(FILE)).map_err(PutError::Write)?;
-        assert_eq!(written, b"whole");
+        assert_eq!(names_in_partition(&dir), ["a.parquet", "a.parquet#1"]);
+        assert_eq!(read(&dir)?, b"whole");
         Ok(())
     }
 
     #[test]
     fn with_sync_a_put_reports_the_time_it_took_to_force() -> Result<(), PutError> {
-        let dir = tempfile::tempdir().map_err(PutError::Write)?;
-        let folder = LocalFolder::new(dir.path().to_path_buf(), true);
+        let (dir, folder) = folder(true)?;
         assert!(folder.syncs());
         assert!(folder.put_new(FILE, b"durable")? > Duration::ZERO);
         assert!(dir.path().join(FILE).is_file());
